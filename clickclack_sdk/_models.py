@@ -1,0 +1,287 @@
+"""Wire objects of the ClickClack protocol (protocol.md section 3.2 and 4.3).
+
+Every class is frozen, slotted and keyword-only. Fields without a default are always present on the
+wire; fields with a default are omitted when they hold it (``None``, ``""`` or ``[]`` as noted),
+matching the reference server's omit-empty JSON. Unknown fields on input are ignored so newer
+servers do not break older clients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class NotificationSettings:
+    pushover_enabled: bool = False
+    pushover_user_key: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class AppearancePreferences:
+    color_mode: str | None = None
+    board_theme: str | None = None
+    message_layout: str | None = None
+    density: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    id: str
+    kind: str
+    display_name: str
+    handle: str
+    avatar_url: str
+    created_at: str
+    owner_user_id: str | None = None
+    former_handle: str | None = None
+    deleted_at: str | None = None
+    notification_settings: NotificationSettings | None = None
+    # Only on GET/PATCH /api/me.
+    appearance_preferences: AppearancePreferences | None = None
+    password_enrolled: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Workspace:
+    id: str
+    route_id: str
+    name: str
+    slug: str
+    icon_url: str
+    created_at: str
+    role: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Channel:
+    id: str
+    route_id: str
+    workspace_id: str
+    name: str
+    kind: str
+    created_at: str
+    external_managed: bool
+    last_seq: int
+    last_read_seq: int
+    unread_count: int
+    display_title: str | None = None
+    archived_at: str | None = None
+    external_ref: str | None = None
+    external_url: str | None = None
+    sidebar_section: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ThreadState:
+    root_message_id: str
+    reply_count: int
+    last_reply_author_ids: list[str]
+    last_reply_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ReactionSummary:
+    emoji: str
+    count: int
+    reacted_by_me: bool
+
+
+@attrs.frozen(kw_only=True)
+class Upload:
+    id: str
+    workspace_id: str
+    owner_id: str
+    filename: str
+    content_type: str
+    byte_size: int
+    width: int
+    height: int
+    duration_ms: int
+    created_at: str
+    nonce: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Message:
+    id: str
+    workspace_id: str
+    author_id: str
+    thread_root_id: str
+    body: str
+    body_format: str
+    created_at: str
+    route_id: str | None = None
+    channel_id: str | None = None
+    direct_conversation_id: str | None = None
+    parent_message_id: str | None = None
+    topic_id: str | None = None
+    channel_seq: int | None = None
+    thread_seq: int | None = None
+    edited_at: str | None = None
+    deleted_at: str | None = None
+    kind: str | None = None
+    turn_id: str | None = None
+    author: User | None = None
+    attachments: list[Upload] | None = None
+    quoted_message_id: str | None = None
+    quoted_body_snapshot: str | None = None
+    quoted_author_id: str | None = None
+    quoted_author: User | None = None
+    thread_state: ThreadState | None = None
+    nonce: str | None = None
+    reactions: list[ReactionSummary] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """A realtime event: durable (``evt_``/``cur_``), ephemeral (``eph_``) or a hub-only notice.
+
+    ``payload`` is type-specific and always present (``null`` only on zero-value events).
+    """
+
+    id: str
+    cursor: str
+    type: str
+    workspace_id: str
+    created_at: str
+    payload: dict[str, Any] | None
+    channel_id: str | None = None
+    seq: int | None = None
+    mentioned_user_ids: list[str] | None = None
+
+
+ZERO_EVENT = Event(id="", cursor="", type="", workspace_id="", created_at="", payload=None)
+
+
+@attrs.frozen(kw_only=True)
+class DirectConversation:
+    id: str
+    route_id: str
+    workspace_id: str
+    created_at: str
+    members: list[User]
+    last_seq: int
+    last_read_seq: int
+    unread_count: int
+    can_send: bool
+
+
+@attrs.frozen(kw_only=True)
+class ReadReceipt:
+    scope_id: str
+    user_id: str
+    last_read_seq: int
+    last_read_at: str
+
+
+@attrs.frozen(kw_only=True)
+class Session:
+    id: str
+    token: str
+    user_id: str
+    created_at: str
+    expires_at: str
+
+
+@attrs.frozen(kw_only=True)
+class MagicLink:
+    id: str
+    email: str
+    display_name: str
+    created_at: str
+    expires_at: str
+    used_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BotToken:
+    id: str
+    bot_user_id: str
+    workspace_id: str
+    name: str
+    scopes: list[str]
+    created_at: str
+    owner_user_id: str | None = None
+    created_by: str | None = None
+    last_used_at: str | None = None
+    revoked_at: str | None = None
+    # The raw ``ccb_`` secret, present only in the response that minted it.
+    token: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BotCommandBot:
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+
+
+@attrs.frozen(kw_only=True)
+class BotCommand:
+    id: str
+    command: str
+    description: str
+    args_hint: str
+    bot: BotCommandBot
+    created_at: str
+    updated_at: str
+
+
+@attrs.frozen(kw_only=True)
+class WorkspaceMember:
+    workspace_id: str
+    user: User
+    role: str
+    joined_at: str
+
+
+@attrs.frozen(kw_only=True)
+class HighlightRange:
+    start: int
+    end: int
+
+
+@attrs.frozen(kw_only=True)
+class SearchHit:
+    id: str
+    workspace_id: str
+    author: User
+    thread_root_id: str
+    created_at: str
+    reply_count: int
+    snippet: str
+    highlights: list[HighlightRange]
+    channel_id: str | None = None
+    channel_name: str | None = None
+    direct_conversation_id: str | None = None
+    parent_message_id: str | None = None
+    channel_seq: int | None = None
+    thread_seq: int | None = None
+    edited_at: str | None = None
+    last_reply_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MessagePage:
+    """A window of a channel or DM timeline (protocol 3.1)."""
+
+    messages: list[Message]
+    oldest_seq: int
+    newest_seq: int
+    has_older: bool
+    has_newer: bool
+
+
+@attrs.frozen(kw_only=True)
+class ThreadPage:
+    root: Message
+    replies: list[Message]
+    thread_state: ThreadState
+    oldest_seq: int = 0
+    newest_seq: int = 0
+    has_older: bool = False
+    has_newer: bool = False

@@ -1,0 +1,1 @@
+"""HTTP handlers grouped by area; each module exposes ``routes``."""

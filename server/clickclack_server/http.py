@@ -1,0 +1,185 @@
+"""Request parsing and JSON responses shared by every handler."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, NoReturn
+
+import attrs
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clickclack_sdk import to_data
+from clickclack_server.errors import ApiError, Invalid, TooLarge
+
+MAX_JSON_BODY = 1 << 20
+
+_GO_TYPES = {
+    str: "string",
+    bool: "bool",
+    int: "int",
+    float: "float64",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Serialise ``data`` (wire objects are unstructured first); body ends with a newline."""
+    if attrs.has(type(data)):
+        data = to_data(data)
+    body = orjson.dumps(data, default=to_data) + b"\n"
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(message: str, status: int) -> Response:
+    return json_response({"error": message}, status)
+
+
+async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes with 413 before reading it all."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise TooLarge("http: request body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge("http: request body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _unmarshal_error(value: Any, field: str, want: str) -> NoReturn:
+    got = _GO_TYPES.get(type(value), "value")
+    if got in ("int", "float64"):
+        got = "number"
+    raise Invalid(f"json: cannot unmarshal {got} into Go struct field .{field} of type {want}")
+
+
+class Body:
+    """A decoded JSON object with typed accessors; ``null`` reads as the field's zero value."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[builtins.str, Any]) -> None:
+        self.data = data
+
+    def has(self, key: builtins.str) -> bool:
+        return key in self.data and self.data[key] is not None
+
+    def str(self, key: builtins.str, default: builtins.str = "") -> str:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, builtins.str):
+            _unmarshal_error(value, key, "string")
+        return value
+
+    def opt_str(self, key: builtins.str) -> builtins.str | None:
+        return self.str(key) if self.has(key) else None
+
+    def bool(self, key: builtins.str, default: builtins.bool = False) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, builtins.bool):
+            _unmarshal_error(value, key, "bool")
+        return value
+
+    def opt_bool(self, key: builtins.str) -> builtins.bool | None:
+        return self.bool(key) if self.has(key) else None
+
+    def int(self, key: builtins.str, default: builtins.int = 0) -> int:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if isinstance(value, builtins.bool) or not isinstance(value, builtins.int | float):
+            _unmarshal_error(value, key, "int64")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise Invalid(
+                    f"json: cannot unmarshal number {value} into Go struct field .{key} of type int64"
+                )
+            value = builtins.int(value)
+        return value
+
+    def opt_int(self, key: builtins.str) -> builtins.int | None:
+        return self.int(key) if self.has(key) else None
+
+    def str_list(self, key: builtins.str) -> list[builtins.str]:
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, builtins.list):
+            _unmarshal_error(value, key, "[]string")
+        for item in value:
+            if not isinstance(item, builtins.str):
+                _unmarshal_error(item, key, "string")
+        return builtins.list(value)
+
+    def obj(self, key: builtins.str) -> Body | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            _unmarshal_error(value, key, "struct")
+        return Body(value)
+
+    def list(self, key: builtins.str) -> list[Any] | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, builtins.list):
+            _unmarshal_error(value, key, "array")
+        return value
+
+
+def decode_json_object(raw: bytes) -> Body:
+    """Decode exactly one JSON object the way the reference server's decoder reports errors."""
+    if not raw.strip():
+        raise Invalid("EOF")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # Tell "valid value followed by more data" apart from plain malformed JSON.
+        text = raw.decode("utf-8", "replace").strip()
+        try:
+            import json
+
+            json.JSONDecoder().raw_decode(text)
+        except ValueError:
+            raise Invalid(f"invalid JSON: {exc.msg}") from None
+        raise Invalid("json request body must contain a single JSON value") from None
+    if not isinstance(value, dict):
+        got = _GO_TYPES.get(type(value), "value")
+        if got in ("int", "float64"):
+            got = "number"
+        raise Invalid(f"json: cannot unmarshal {got} into Go value of type request")
+    return Body(value)
+
+
+async def read_json(request: Request, limit: int = MAX_JSON_BODY) -> Body:
+    """Read and decode a JSON object body (1 MiB max, single value, unknown fields ignored)."""
+    return decode_json_object(await read_body(request, limit))
+
+
+def require_json_content_type(request: Request) -> None:
+    """For endpoints that insist on JSON (magic consume, logout): 415 otherwise."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        raise ApiError("content-type must be application/json", 415)
+
+
+def query_int(request: Request, name: str) -> builtins.int | None:
+    """An optional integer query parameter; present but not an integer -> 400."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise Invalid(f"invalid {name}") from None

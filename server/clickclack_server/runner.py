@@ -1,0 +1,88 @@
+"""Start the server: data directories, database, bootstrap, and Hypercorn's Trio worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import attrs
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from clickclack_server.app import create_app
+from clickclack_server.config import Config
+from clickclack_server.db import Database
+from clickclack_server.server import Server
+from clickclack_server.store.users import BootstrapResult, bootstrap
+
+log = logging.getLogger("clickclack_server")
+
+DEV_USER_NAME = "Local Captain"
+
+
+def prepare_data(config: Config) -> Path:
+    """Create ``<data>``, ``<data>/uploads`` and ``<data>/logs``; returns the database path."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.uploads_dir.mkdir(parents=True, exist_ok=True)
+    (config.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    db_path = config.db_path
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    return db_path
+
+
+def open_database(config: Config) -> Database:
+    """Open the configured SQLite file and apply pending migrations."""
+    db = Database(prepare_data(config))
+    db.migrate()
+    return db
+
+
+def open_server(config: Config) -> tuple[Server, BootstrapResult | None]:
+    db = open_database(config)
+    boot = db.write_sync(bootstrap, name=DEV_USER_NAME) if config.dev_bootstrap else None
+    return Server(config=config, db=db, uploads_dir=config.uploads_dir), boot
+
+
+@attrs.frozen
+class Running:
+    """What a started server tells its starter: where it listens and the dev user, if any."""
+
+    url: str
+    server: Server
+    dev_user_id: str | None
+
+
+async def run_server(
+    config: Config,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until cancelled (or ``shutdown_trigger`` returns); reports a :class:`Running`."""
+    server, boot = open_server(config)
+    host, port = config.host_port
+    hconfig = HypercornConfig()
+    hconfig.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    hconfig.accesslog = None
+    hconfig.errorlog = logging.getLogger("hypercorn.error")
+    hconfig.keep_alive_timeout = 75
+    hconfig.graceful_timeout = 5
+    app = create_app(server)
+    try:
+        async with trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(
+                lambda task_status: hypercorn_serve(
+                    app, hconfig, shutdown_trigger=shutdown_trigger, task_status=task_status
+                )
+            )
+            url = binds[0].replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]")
+            log.info("listening on %s", url)
+            if boot is not None:
+                log.info("dev auth enabled for local requests; dev user %s", boot.user_id)
+            task_status.started(
+                Running(url=url, server=server, dev_user_id=boot.user_id if boot else None)
+            )
+    finally:
+        server.db.close()

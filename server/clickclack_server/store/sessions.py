@@ -1,0 +1,39 @@
+"""Session tokens (``sst_``): 30-day bearer/cookie credentials stored as SHA-256."""
+
+from __future__ import annotations
+
+import time
+
+from clickclack_sdk import Session
+from clickclack_server import ids
+from clickclack_server.db import Tx
+
+SESSION_LIFETIME_NS = 30 * 24 * 3600 * 1_000_000_000
+
+
+def create_session(tx: Tx, user_id: str) -> Session:
+    session_id = ids.new_id("ses")
+    token = ids.new_id("sst")
+    now_ns = time.time_ns()
+    created, expires = ids.format_ns(now_ns), ids.format_ns(now_ns + SESSION_LIFETIME_NS)
+    tx.execute(
+        "INSERT INTO sessions (id, token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (session_id, ids.hash_token(token), user_id, created, expires),
+    )
+    return Session(
+        id=session_id,
+        token=token,
+        user_id=user_id,
+        created_at=ids.wire_time(created),
+        expires_at=ids.wire_time(expires),
+    )
+
+
+def revoke_session(tx: Tx, token: str) -> bool:
+    """Revoke the session behind ``token``; False when it was unknown or already revoked."""
+    cursor = tx.execute(
+        "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+        (ids.now(), ids.hash_token(token)),
+    )
+    tx.mark_changed("auth")
+    return cursor.rowcount == 1

@@ -22,6 +22,7 @@ from clickclack_server.api import (
     me,
     messages,
     reactions,
+    realtime,
     search,
     threads,
     uploads,
@@ -54,16 +55,12 @@ AREAS = (
     search,
     uploads,
     bots,
+    realtime,
 )
 CORS_HEADERS = frozenset(
     {"authorization", "content-type", "x-clickclack-csrf", "x-request-id", "x-correlation-id"}
 )
 CORS_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def extra_routes() -> list[BaseRoute]:
-    """Routes contributed by later subsystems (realtime, hooks); empty when absent."""
-    return []
 
 
 class EdgeMiddleware:
@@ -185,7 +182,6 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def create_app(server: Server) -> Any:
     """Build the Starlette app for ``server`` and wrap it in the edge middleware."""
     routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
-    routes += extra_routes()
     app = Starlette(
         routes=routes,
         exception_handlers={

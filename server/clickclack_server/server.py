@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 from starlette.requests import HTTPConnection
 
+from clickclack_sdk import Event
 from clickclack_server.auth import Actor, AuthCache, resolve_actor
 from clickclack_server.config import Config
 from clickclack_server.db import Database
@@ -18,6 +20,16 @@ class Server:
     db: Database
     uploads_dir: Path
     auth_cache: AuthCache = attrs.field(factory=AuthCache)
+    notice_listeners: list[Callable[[Event], None]] = attrs.field(factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        self.db.add_change_listener("auth", self.auth_cache.clear)
+
+    def publish_notice(self, event: Event) -> None:
+        """Hand a cursorless hub-only notice (``bot.deleted``, ``bot_command.updated``, ...) to
+        the realtime hub. Never stored, never replayed."""
+        for listener in self.notice_listeners:
+            listener(event)
 
     async def actor(self, conn: HTTPConnection) -> Actor:
         return await resolve_actor(conn, self)

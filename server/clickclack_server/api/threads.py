@@ -1,7 +1,41 @@
-"""Routes of this area (filled in by its implementation)."""
+"""Threads: one level of replies under a root (protocol 3.8)."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
-routes: list[BaseRoute] = []
+from clickclack_server.api.messages import draft_from
+from clickclack_server.http import json_response, read_json
+from clickclack_server.paging import thread_window
+from clickclack_server.server import current
+from clickclack_server.store import threads as store
+from clickclack_server.store.messages import create_reply
+
+
+async def open_thread(request: Request) -> Response:
+    server, actor = await current(request)
+    actor.require_scope("threads:read")
+    window = thread_window(request.query_params)
+    thread = await server.db.write(
+        store.open_thread, actor, request.path_params["message_id"], window
+    )
+    return json_response(thread)
+
+
+async def post_reply(request: Request) -> Response:
+    server, actor = await current(request)
+    actor.require_scope("threads:write")
+    draft = draft_from(request, await read_json(request), root=False)
+    created = await server.db.write(create_reply, actor, request.path_params["message_id"], draft)
+    body = {"message": created.message, "thread_state": created.thread_state}
+    if created.replayed:
+        return json_response({**body, "events": None})
+    return json_response({**body, "events": created.events}, 201)
+
+
+routes: list[BaseRoute] = [
+    Route("/api/messages/{message_id}/thread", open_thread, methods=["GET"]),
+    Route("/api/messages/{message_id}/thread/replies", post_reply, methods=["POST"]),
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from clickclack_sdk import Channel, User, Workspace
+from clickclack_sdk import Channel, Upload, User, Workspace
 from clickclack_server.db import Tx
 from clickclack_server.ids import opt_wire_time, wire_time
 
@@ -83,4 +83,20 @@ def channel_from_row(row: sqlite3.Row, *, last_read_seq: int = 0, unread_count: 
         last_seq=row["last_seq"],
         last_read_seq=last_read_seq,
         unread_count=unread_count,
+    )
+
+
+def upload_from_row(row: sqlite3.Row) -> Upload:
+    return Upload(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        owner_id=row["owner_id"],
+        nonce=row["client_nonce"] or None,
+        filename=row["filename"],
+        content_type=row["content_type"],
+        byte_size=row["byte_size"],
+        width=row["width"],
+        height=row["height"],
+        duration_ms=row["duration_ms"],
+        created_at=wire_time(row["created_at"]),
     )

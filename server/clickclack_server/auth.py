@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -272,9 +273,19 @@ class AuthCache:
 
 TOUCH_INTERVAL_NS = 60 * 1_000_000_000
 
+#: The caller of the request being handled. Trio copies the context into worker threads, so store
+#: code sees it too: store.access.member_role uses it to keep bot tokens inside their workspace.
+current_actor: ContextVar[Actor | None] = ContextVar("current_actor", default=None)
+
 
 async def resolve_actor(conn: HTTPConnection, server: Server) -> Actor:
     """Protocol 2.1: Bearer, then cookie, then (dev auth, local only) header or first user."""
+    actor = await _resolve(conn, server)
+    current_actor.set(actor)
+    return actor
+
+
+async def _resolve(conn: HTTPConnection, server: Server) -> Actor:
     cache = server.auth_cache
     token = bearer_token(conn)
     if token is not None:

@@ -14,6 +14,7 @@ from clickclack_sdk import to_data
 from clickclack_server.errors import ApiError, Invalid, TooLarge
 
 MAX_JSON_BODY = 1 << 20
+DRAIN_LIMIT = 16 << 20
 
 _GO_TYPES = {
     str: "string",
@@ -39,17 +40,22 @@ def error_response(message: str, status: int) -> Response:
 
 
 async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes with 413 before reading it all."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise TooLarge("http: request body too large")
+    """The raw body; over ``limit`` bytes -> 413 without keeping the excess.
+
+    The excess is read and discarded (up to ``DRAIN_LIMIT``) before answering, so that clients
+    that write the whole body before reading the response still see the 413 instead of a reset.
+    """
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge("http: request body too large")
+            if size > DRAIN_LIMIT:
+                break
+            continue
         chunks.append(chunk)
+    if size > limit:
+        raise TooLarge("http: request body too large")
     return b"".join(chunks)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from clickclack_server import ids
+from clickclack_server.auth import current_actor
 from clickclack_server.db import Tx
 from clickclack_server.errors import Forbidden, Invalid, NotFound
 
@@ -13,6 +14,16 @@ GUEST_CHANNEL = "guest"
 
 
 def member_role(tx: Tx, workspace_id: str, user_id: str) -> str | None:
+    """The user's role, or None. A bot token's own user is refused outside the token's workspace
+    (403), whichever route got here: this is where token workspace isolation is enforced."""
+    actor = current_actor.get()
+    if (
+        actor is not None
+        and actor.token_workspace_id is not None
+        and actor.user_id == user_id
+        and workspace_id != actor.token_workspace_id
+    ):
+        raise Forbidden("bot token cannot access this workspace")
     role: str | None = tx.scalar(
         "SELECT role FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
         (workspace_id, user_id),

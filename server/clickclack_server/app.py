@@ -31,8 +31,9 @@ from clickclack_server.api import (
 from clickclack_server.auth import (
     SAFE_METHODS,
     bearer_token,
-    expected_origin,
+    canonical_origin,
     origin_allowed,
+    same_origin,
     session_cookies,
 )
 from clickclack_server.errors import ApiError
@@ -83,15 +84,15 @@ class EdgeMiddleware:
         origin = conn.headers.get("origin")
         is_api = scope["path"].startswith("/api/")
         if origin and is_api:
-            from clickclack_server.auth import canonical_origin
-
-            if canonical_origin(origin) == expected_origin(conn, self.server):
+            if same_origin(origin, conn, self.server):
                 extra += [
                     (b"access-control-allow-origin", canonical_origin(origin).encode()),
                     (b"access-control-allow-credentials", b"true"),
                     (b"vary", b"Origin"),
                 ]
-                if scope["method"] == "OPTIONS":
+                if scope["method"] == "OPTIONS" and conn.headers.get(
+                    "access-control-request-method"
+                ):
                     await self._preflight(conn, extra, send)
                     return
             elif scope["method"] == "OPTIONS" and conn.headers.get("access-control-request-method"):

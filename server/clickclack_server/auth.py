@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import sqlite3
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from starlette.requests import HTTPConnection
 
 from clickclack_server import ids
 from clickclack_server.db import Tx
-from clickclack_server.errors import Forbidden, Unauthorized
+from clickclack_server.errors import Forbidden, Unauthorized, Unavailable
 
 if TYPE_CHECKING:
     from clickclack_server.server import Server
@@ -279,8 +280,14 @@ current_actor: ContextVar[Actor | None] = ContextVar("current_actor", default=No
 
 
 async def resolve_actor(conn: HTTPConnection, server: Server) -> Actor:
-    """Protocol 2.1: Bearer, then cookie, then (dev auth, local only) header or first user."""
-    actor = await _resolve(conn, server)
+    """Protocol 2.1: Bearer, then cookie, then (dev auth, local only) header or first user.
+
+    A database failure while verifying a credential answers 503, never a 500 or a false 401.
+    """
+    try:
+        actor = await _resolve(conn, server)
+    except sqlite3.Error:
+        raise Unavailable("session verification unavailable; retry later") from None
     current_actor.set(actor)
     return actor
 
@@ -333,15 +340,27 @@ def origin_allowed(conn: HTTPConnection, server: Server) -> bool:
     """Same-origin check for cookie-authenticated unsafe requests and logins (protocol 2.5)."""
     origin = conn.headers.get("origin")
     if origin:
-        return canonical_origin(origin) == expected_origin(conn, server)
+        return same_origin(origin, conn, server)
     return conn.headers.get("sec-fetch-site") in (None, "same-origin", "none")
 
 
+def same_origin(origin: str, conn: HTTPConnection, server: Server) -> bool:
+    """Whether a browser ``Origin`` is this server's (malformed values never match)."""
+    canonical = canonical_origin(origin)
+    return canonical != "" and canonical == expected_origin(conn, server)
+
+
 def canonical_origin(url: str) -> str:
-    parts = urlsplit(url.strip())
+    """``scheme://host[:port]`` with default ports dropped; "" for anything malformed."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
+    if scheme not in ("http", "https") or not host:
+        return ""
     if port is None or (scheme, port) in (("http", 80), ("https", 443)):
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"

@@ -1,4 +1,4 @@
-"""Session tokens (``sst_``): 30-day bearer/cookie credentials stored as SHA-256."""
+"""Session tokens (``sst_``): 30-day bearer/cookie credentials stored as SHA-256 (protocol 2.2)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,13 @@ def revoke_session(tx: Tx, token: str) -> bool:
     )
     tx.mark_changed("auth")
     return cursor.rowcount == 1
+
+
+def revoke_sessions(tx: Tx, tokens: list[str]) -> int:
+    """Revoke every live session among ``tokens`` (logout); unknown ones, such as bot tokens,
+    are ignored. Returns how many sessions this call ended."""
+    ended = 0
+    for token in tokens:
+        if token.strip():
+            ended += revoke_session(tx, token)
+    return ended

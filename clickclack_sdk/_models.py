@@ -285,3 +285,28 @@ class ThreadPage:
     newest_seq: int = 0
     has_older: bool = False
     has_newer: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RouteTarget:
+    """What a ``/app/{workspace}/{target}`` URL points at (the ``route`` envelope's object)."""
+
+    workspace_id: str
+    workspace_route_id: str
+    target_type: str
+    target_id: str
+    target_route_id: str
+    parent_type: str | None = None
+    parent_id: str | None = None
+    parent_route_id: str | None = None
+    canonical_path: str
+
+
+@attrs.frozen(kw_only=True)
+class DeletedBot:
+    """The ``deleted_bot`` object answered by ``DELETE /api/bots/{bot}``."""
+
+    id: str
+    display_name: str
+    former_handle: str
+    deleted_at: str

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from clickclack_sdk import BotCommand, BotCommandBot, BotToken, User
+from clickclack_sdk import BotCommand, BotCommandBot, BotToken, DeletedBot, User
 from clickclack_server import ids
 from clickclack_server.auth import expand_scopes
 from clickclack_server.db import Tx
@@ -46,16 +46,6 @@ _TOKEN_COLUMNS = (
     "id, bot_user_id, workspace_id, owner_user_id, name, scopes_json, created_by, created_at, "
     "last_used_at, revoked_at"
 )
-
-
-@attrs.frozen(kw_only=True)
-class DeletedBot:
-    """The ``deleted_bot`` object answered by ``DELETE /api/bots/{bot}``."""
-
-    id: str
-    display_name: str
-    former_handle: str
-    deleted_at: str
 
 
 @attrs.frozen(kw_only=True)

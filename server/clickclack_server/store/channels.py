@@ -6,9 +6,7 @@ import sqlite3
 from typing import Any
 from urllib.parse import quote
 
-import attrs
-
-from clickclack_sdk import Channel, Event, ReadReceipt
+from clickclack_sdk import Channel, Event, ReadReceipt, RouteTarget
 from clickclack_server import ids
 from clickclack_server.db import Tx
 from clickclack_server.errors import Forbidden, Invalid, NotFound, StoreError
@@ -53,21 +51,6 @@ class RouteNotFound(NotFound):
 
     def __init__(self) -> None:
         super().__init__(ROUTE_NOT_FOUND)
-
-
-@attrs.frozen(kw_only=True)
-class RouteTarget:
-    """What a ``/app/{workspace}/{target}`` URL points at (the ``route`` envelope's object)."""
-
-    workspace_id: str
-    workspace_route_id: str
-    target_type: str
-    target_id: str
-    target_route_id: str
-    parent_type: str | None = None
-    parent_id: str | None = None
-    parent_route_id: str | None = None
-    canonical_path: str
 
 
 def _wire_channel(row: sqlite3.Row) -> Channel:

@@ -19,6 +19,8 @@ from clickclack_server.api import (
     channels,
     dms,
     health,
+    hooks,
+    integrations,
     me,
     messages,
     reactions,
@@ -57,6 +59,8 @@ AREAS = (
     uploads,
     bots,
     realtime,
+    hooks,
+    integrations,
 )
 CORS_HEADERS = frozenset(
     {"authorization", "content-type", "x-clickclack-csrf", "x-request-id", "x-correlation-id"}
@@ -166,7 +170,11 @@ async def _empty_receive() -> Message:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.message, exc.status)
+    response = error_response(exc.message, exc.status)
+    if exc.status == 413:
+        # The rest of the body may still be in flight; do not reuse this connection.
+        response.headers["connection"] = "close"
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -365,3 +365,26 @@ async def test_bot_scopes_on_messages(world: World) -> None:
     assert cross.json() == {"error": "bot token cannot access this workspace"}
     cross_read = await writer.get(f"/api/channels/{other_channel}/messages")
     assert cross_read.status_code == 403
+
+
+async def test_cannot_attach_someone_elses_private_upload(world: World) -> None:
+    owner_upload = await world.owner.post(
+        "/api/uploads",
+        params={"workspace_id": world.workspace_id},
+        files={"file": ("secret.txt", b"private bytes", "text/plain")},
+    )
+    assert owner_upload.status_code == 201
+    upload_id = owner_upload.json()["upload"]["id"]
+    thief = await world.user("Thief")
+    response = await thief.post(
+        f"/api/channels/{world.channel_id}/messages", json={"body": "look", "upload_id": upload_id}
+    )
+    assert response.status_code == 400
+    assert (await thief.get(f"/api/uploads/{upload_id}")).status_code == 404
+    mine = await world.owner.post(
+        f"/api/channels/{world.channel_id}/messages",
+        json={"body": "shared", "upload_id": upload_id},
+    )
+    assert mine.status_code == 201
+    assert [a["id"] for a in mine.json()["message"]["attachments"]] == [upload_id]
+    assert (await thief.get(f"/api/uploads/{upload_id}")).status_code == 200

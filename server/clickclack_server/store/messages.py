@@ -296,9 +296,13 @@ def _quote(tx: Tx, draft: Draft, *, scope_column: str, scope_id: str) -> sqlite3
 def _attach_new_upload(
     tx: Tx, actor: Actor, message_id: str, workspace_id: str, upload_id: str
 ) -> None:
+    """Attach at creation: only an upload the author may read (their own, or one already shared
+    with them) and only by someone allowed to upload, so private files cannot be published by id."""
+    from clickclack_server.store.uploads import readable_row, require_uploader
+
     actor.require_scope("uploads:write")
-    upload = tx.one("SELECT workspace_id FROM uploads WHERE id = ?", (upload_id,))
-    if upload is None or upload["workspace_id"] != workspace_id:
+    require_uploader(tx, workspace_id, actor.user_id)
+    if readable_row(tx, upload_id, actor.user_id)["workspace_id"] != workspace_id:
         raise NotFound()
     tx.execute(
         "INSERT OR IGNORE INTO message_attachments (message_id, upload_id, created_at) VALUES (?, ?, ?)",

@@ -47,8 +47,10 @@ def from_data(data: Any, cls: type[T]) -> T:
 
 
 def dumps(obj: Any) -> str:
+    """Compact wire JSON of a wire object (omit-empty rules applied)."""
     return json.dumps(to_data(obj), separators=(",", ":"), ensure_ascii=False)
 
 
 def loads(text: str | bytes, cls: type[T]) -> T:
+    """Parse wire JSON into ``cls`` (unknown fields ignored)."""
     return from_data(json.loads(text), cls)

@@ -12,15 +12,21 @@ from typing import Any
 
 import attrs
 
+from clickclack_sdk._payloads import EventPayload, parse_payload
+
 
 @attrs.frozen(kw_only=True)
 class NotificationSettings:
+    """Push notification settings of a user (``/api/me``)."""
+
     pushover_enabled: bool = False
     pushover_user_key: str = ""
 
 
 @attrs.frozen(kw_only=True)
 class AppearancePreferences:
+    """Web-app appearance choices of a user (``/api/me`` only)."""
+
     color_mode: str | None = None
     board_theme: str | None = None
     message_layout: str | None = None
@@ -29,6 +35,8 @@ class AppearancePreferences:
 
 @attrs.frozen(kw_only=True)
 class User:
+    """A human or bot account (protocol 3.2)."""
+
     id: str
     kind: str
     display_name: str
@@ -46,6 +54,8 @@ class User:
 
 @attrs.frozen(kw_only=True)
 class Workspace:
+    """A workspace; ``role`` is the caller's role where the server includes it."""
+
     id: str
     route_id: str
     name: str
@@ -57,6 +67,8 @@ class Workspace:
 
 @attrs.frozen(kw_only=True)
 class Channel:
+    """A channel with the caller's read state (``last_read_seq``, ``unread_count``)."""
+
     id: str
     route_id: str
     workspace_id: str
@@ -76,6 +88,8 @@ class Channel:
 
 @attrs.frozen(kw_only=True)
 class ThreadState:
+    """Reply count and recent repliers of a thread root."""
+
     root_message_id: str
     reply_count: int
     last_reply_author_ids: list[str]
@@ -84,6 +98,8 @@ class ThreadState:
 
 @attrs.frozen(kw_only=True)
 class ReactionSummary:
+    """One emoji on a message: how many reacted and whether the caller did."""
+
     emoji: str
     count: int
     reacted_by_me: bool
@@ -91,6 +107,8 @@ class ReactionSummary:
 
 @attrs.frozen(kw_only=True)
 class Upload:
+    """An uploaded file's metadata; the bytes are at ``/api/uploads/{id}``."""
+
     id: str
     workspace_id: str
     owner_id: str
@@ -106,6 +124,8 @@ class Upload:
 
 @attrs.frozen(kw_only=True)
 class Message:
+    """A channel root, thread reply or DM message (deleted ones keep ``deleted_at``)."""
+
     id: str
     workspace_id: str
     author_id: str
@@ -152,12 +172,24 @@ class Event:
     seq: int | None = None
     mentioned_user_ids: list[str] | None = None
 
+    @property
+    def durable(self) -> bool:
+        """True for log events (they carry a ``cur_`` cursor and are replayed on reconnect)."""
+        return bool(self.cursor)
+
+    def typed_payload(self) -> EventPayload | dict[str, Any] | None:
+        """The payload as the typed class for this ``type`` (see ``clickclack_sdk._payloads``);
+        the raw dict for unknown types or payloads that do not fit."""
+        return parse_payload(self.type, self.payload)
+
 
 ZERO_EVENT = Event(id="", cursor="", type="", workspace_id="", created_at="", payload=None)
 
 
 @attrs.frozen(kw_only=True)
 class DirectConversation:
+    """A DM conversation with its members and the caller's read state."""
+
     id: str
     route_id: str
     workspace_id: str
@@ -171,6 +203,8 @@ class DirectConversation:
 
 @attrs.frozen(kw_only=True)
 class ReadReceipt:
+    """A read pointer after ``POST .../read``."""
+
     scope_id: str
     user_id: str
     last_read_seq: int
@@ -179,6 +213,8 @@ class ReadReceipt:
 
 @attrs.frozen(kw_only=True)
 class Session:
+    """A login session; ``token`` is the ``sst_`` bearer secret."""
+
     id: str
     token: str
     user_id: str
@@ -188,6 +224,8 @@ class Session:
 
 @attrs.frozen(kw_only=True)
 class MagicLink:
+    """A magic-link sign-in request (its secret token travels separately)."""
+
     id: str
     email: str
     display_name: str
@@ -198,6 +236,8 @@ class MagicLink:
 
 @attrs.frozen(kw_only=True)
 class BotToken:
+    """A bot token's metadata (the raw secret only in the minting response)."""
+
     id: str
     bot_user_id: str
     workspace_id: str
@@ -214,6 +254,8 @@ class BotToken:
 
 @attrs.frozen(kw_only=True)
 class BotCommandBot:
+    """The short bot form inside a command-menu entry."""
+
     id: str
     handle: str
     display_name: str
@@ -222,6 +264,8 @@ class BotCommandBot:
 
 @attrs.frozen(kw_only=True)
 class BotCommand:
+    """One entry of a bot's command menu."""
+
     id: str
     command: str
     description: str
@@ -233,6 +277,8 @@ class BotCommand:
 
 @attrs.frozen(kw_only=True)
 class WorkspaceMember:
+    """A member of a workspace with their role."""
+
     workspace_id: str
     user: User
     role: str
@@ -241,12 +287,16 @@ class WorkspaceMember:
 
 @attrs.frozen(kw_only=True)
 class HighlightRange:
+    """A highlighted span of a search snippet, in code points, end exclusive."""
+
     start: int
     end: int
 
 
 @attrs.frozen(kw_only=True)
 class SearchHit:
+    """One search result: a snippet and where the message lives, not its body."""
+
     id: str
     workspace_id: str
     author: User
@@ -278,6 +328,8 @@ class MessagePage:
 
 @attrs.frozen(kw_only=True)
 class ThreadPage:
+    """An opened thread: root, a window of replies, state and paging flags."""
+
     root: Message
     replies: list[Message]
     thread_state: ThreadState

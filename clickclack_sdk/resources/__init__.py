@@ -1,0 +1,1 @@
+"""Resource groups of :class:`~clickclack_sdk.Client`, one module per API area."""

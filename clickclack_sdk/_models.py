@@ -362,3 +362,75 @@ class DeletedBot:
     display_name: str
     former_handle: str
     deleted_at: str
+
+
+@attrs.frozen(kw_only=True)
+class SlashCommand:
+    """A registered slash command; ``signing_secret`` only in the create/rotate response."""
+
+    id: str
+    workspace_id: str
+    app_installation_id: str | None = None
+    command: str
+    description: str
+    callback_url: str
+    signing_secret: str | None = None
+    bot_user_id: str
+    created_by: str | None = None
+    created_at: str
+    revoked_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SlashCommandInvocation:
+    """One call of a registered command: what was sent (``payload_json``) and what came back."""
+
+    id: str
+    command_id: str
+    workspace_id: str
+    channel_id: str
+    user_id: str
+    text: str
+    payload_json: str | None = None
+    response_status: int
+    response_body: str | None = None
+    error: str | None = None
+    created_at: str
+    completed_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EventSubscription:
+    """An outgoing event subscription; ``signing_secret`` only in the create/rotate response."""
+
+    id: str
+    workspace_id: str
+    app_installation_id: str | None = None
+    event_types: list[str]
+    callback_url: str
+    signing_secret: str | None = None
+    created_by: str | None = None
+    created_at: str
+    revoked_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EventDeliveryAttempt:
+    """One logged delivery of one event to one subscription (``attempt`` counts from 1)."""
+
+    id: str
+    subscription_id: str
+    event_id: str
+    workspace_id: str
+    event_type: str
+    attempt: int
+    response_status: int
+    response_body: str | None = None
+    error: str | None = None
+    created_at: str
+    completed_at: str | None = None
+
+
+ZERO_MESSAGE = Message(
+    id="", workspace_id="", author_id="", thread_root_id="", body="", body_format="", created_at=""
+)

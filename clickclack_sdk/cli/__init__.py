@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import sys
 
+import typer
+
 from clickclack_sdk.cli._app import app
+from clickclack_sdk.cli._common import EXIT_FAILURE, EXIT_USAGE
 
 __all__ = ["app", "main"]
 
@@ -31,8 +34,29 @@ def _normalise_argv(argv: list[str]) -> list[str]:
     return out
 
 
+def _usage_line(exc: typer.TyperException) -> str:
+    """A command-line error as one line, with where to find help."""
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    message = " ".join(str(message).split()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        message += f" (see: {ctx.command_path} --help)"
+    return f"clickclack: {message}"
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run the command line; exits 0 on success, 2 on usage errors, 4 when something named does
+    not exist and 1 on any other failure."""
     args = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     if not args or (args[0].startswith("--") and args[0] not in ("--help", "--version")):
         args = ["serve", *args]
-    app(args=args, prog_name="clickclack")
+    try:
+        code = app(args=args, prog_name="clickclack", standalone_mode=False)
+    except typer.TyperException as exc:  # bad flags, missing options, unknown commands
+        print(_usage_line(exc), file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+    except typer.Abort:
+        print("clickclack: aborted", file=sys.stderr)
+        sys.exit(EXIT_FAILURE)
+    sys.exit(code if isinstance(code, int) else 0)

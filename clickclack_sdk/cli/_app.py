@@ -1,13 +1,30 @@
-"""Typer application and the server-side commands."""
+"""Typer application and the server-side commands.
+
+Help is plain text (no rich panels): it is stable to read, to diff against docs/cli.md and to
+parse by agents, and ``clickclack --help`` never imports rich or the server.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
+
+from clickclack_sdk.cli._admin import admin_app
+from clickclack_sdk.cli._common import (
+    ConfigOpt,
+    DataOpt,
+    DbOpt,
+    Progress,
+    existing_database_path,
+    fail,
+    load_server_config,
+    reported_errors,
+)
+
+__all__ = ["app", "fail", "load_server_config"]
 
 app = typer.Typer(
     name="clickclack",
@@ -15,54 +32,40 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-
-DataOpt = Annotated[
-    str | None, typer.Option("--data", help="Data directory [env CLICKCLACK_DATA; default ./data].")
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL, sqlite://PATH [default sqlite://<data>/clickclack.db]."
-    ),
-]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="JSON config file layered over the environment.")
-]
+app.add_typer(admin_app, name="admin")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """One line on stderr and a non-zero exit."""
-    typer.echo(f"clickclack: {message}", err=True)
-    raise typer.Exit(code)
+def _print_version(value: bool) -> None:
+    if value:
+        from clickclack_sdk import __version__
+
+        typer.echo(f"clickclack {__version__} (python {sys.version.split()[0]})")
+        raise typer.Exit()
 
 
-def _server_modules() -> Any:
-    try:
-        import clickclack_server.config as config_module
-    except ImportError as exc:  # the [server] extra is missing
-        fail(f"the server is not installed ({exc.name}); run: pip install 'clickclack[server]'")
-    return config_module
-
-
-def load_server_config(**flags: Any) -> Any:
-    config_module = _server_modules()
-    config_file = flags.pop("config", None)
-    try:
-        return config_module.load_config(config_file=config_file, flags=flags)
-    except config_module.ConfigError as exc:
-        fail(str(exc), 2)
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """ClickClack: self-hosted team chat for humans and agents. No command runs `serve`."""
 
 
 @app.command()
 def serve(
     addr: Annotated[
-        str | None, typer.Option(help="Listen address HOST:PORT or :PORT [default :8080].")
+        str | None, typer.Option(help="Listen address HOST:PORT or :PORT (default :8080).")
     ] = None,
     data: DataOpt = None,
     db: DbOpt = None,
     uploads: Annotated[
-        str | None, typer.Option(help="Upload storage, file://PATH [default <data>/uploads].")
+        str | None, typer.Option(help="Upload storage, file://PATH (default <data>/uploads).")
     ] = None,
     environment: Annotated[str | None, typer.Option(help="Deployment environment label.")] = None,
     config: ConfigOpt = None,
@@ -120,6 +123,67 @@ def migrate(data: DataOpt = None, db: DbOpt = None, config: ConfigOpt = None) ->
     for name in applied:
         typer.echo(f"applied {name}")
     typer.echo(f"migrations up to date ({cfg.db_path})")
+
+
+@app.command()
+def backup(
+    out: Annotated[str, typer.Option(help="Path of the backup file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+    data: DataOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a hot SQLite backup of the database.
+
+    Safe while serve is running: uses SQLite's online backup API from one read snapshot,
+    writes a temp file next to --out, verifies it and renames it into place. Refuses to replace
+    an existing file without --force. Prints nothing on success.
+    """
+    with reported_errors():
+        source = existing_database_path(data, db, config)
+        from clickclack_sdk.cli._dump import backup_database
+
+        progress = Progress("backup")
+        try:
+            size = backup_database(source, out, force=force, progress=progress)
+        except BaseException:
+            progress.finish()
+            raise
+        progress.finish(f"wrote {out} ({size} bytes)")
+
+
+@app.command()
+def export(
+    out: Annotated[str, typer.Option(help="JSON file to write, or - for stdout.")] = "-",
+    data: DataOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a JSON dump of the chat data to a file or stdout.
+
+    Users, workspaces and members, channels, messages, threads, reactions, upload metadata and
+    DMs, from one consistent snapshot (safe while serve is running). Never includes secrets or
+    their hashes. A file is written to a temp file and renamed over --out when complete.
+    """
+    with reported_errors():
+        source = existing_database_path(data, db, config)
+        from clickclack_sdk.cli._dump import export_database
+
+        progress = Progress("export")
+        if out == "-" and sys.stdout.isatty():
+            progress.enabled = False  # the JSON itself is on this terminal
+        try:
+            rows = export_database(source, out, progress=progress)
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
+        except BaseException:
+            progress.finish()
+            raise
+        progress.finish(f"exported {rows} rows" + ("" if out == "-" else f" to {out}"))
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from typing import Any, NoReturn
 
 import attrs
@@ -151,15 +152,9 @@ def decode_json_object(raw: bytes) -> Body:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        # Tell "valid value followed by more data" apart from plain malformed JSON.
-        text = raw.decode("utf-8", "replace").strip()
-        try:
-            import json
-
-            json.JSONDecoder().raw_decode(text)
-        except ValueError:
-            raise Invalid(f"invalid JSON: {exc.msg}") from None
-        raise Invalid("json request body must contain a single JSON value") from None
+        if exc.msg == "unexpected content after document":
+            raise Invalid("json request body must contain a single JSON value") from None
+        raise Invalid(f"invalid JSON: {exc.msg}") from None
     if not isinstance(value, dict):
         got = _GO_TYPES.get(type(value), "value")
         if got in ("int", "float64"):
@@ -180,12 +175,18 @@ def require_json_content_type(request: Request) -> None:
         raise ApiError("content-type must be application/json", 415)
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def parse_int(raw: str, name: str) -> builtins.int:
+    """A plain ASCII decimal integer (no ``_``, no other digits, no spaces); else 400."""
+    text = raw.strip()
+    if not _INTEGER.fullmatch(text):
+        raise Invalid(f"{name} must be an integer")
+    return builtins.int(text)
+
+
 def query_int(request: Request, name: str) -> builtins.int | None:
     """An optional integer query parameter; present but not an integer -> 400."""
     raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise Invalid(f"invalid {name}") from None
+    return None if raw is None else parse_int(raw, name)

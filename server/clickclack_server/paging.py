@@ -6,9 +6,11 @@ import attrs
 from starlette.datastructures import QueryParams
 
 from clickclack_server.errors import Invalid
+from clickclack_server.http import parse_int
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 200
+MAX_SEQ = 2**63 - 1  # SQLite's INTEGER range
 
 
 @attrs.frozen(kw_only=True)
@@ -28,12 +30,11 @@ def _seq(params: QueryParams, name: str) -> int | None:
     raw = params[name].strip()
     if not raw:
         raise Invalid(f"{name} must not be empty")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be an integer") from None
+    value = parse_int(raw, name)
     if value < 0:
         raise Invalid(f"{name} must not be negative")
+    if value > MAX_SEQ:
+        raise Invalid(f"{name} is out of range")
     return value
 
 
@@ -41,10 +42,7 @@ def _limit(params: QueryParams) -> int:
     raw = params.get("limit")
     if raw is None or not raw.strip():
         return DEFAULT_LIMIT
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise Invalid("limit must be an integer") from None
+    value = parse_int(raw, "limit")
     return value if 0 < value <= MAX_LIMIT else DEFAULT_LIMIT
 
 

@@ -11,6 +11,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
+from clickclack_server import deliveries
 from clickclack_server.app import create_app
 from clickclack_server.config import Config
 from clickclack_server.db import Database
@@ -71,7 +72,11 @@ async def run_server(
     hconfig.graceful_timeout = 5
     app = create_app(server)
     try:
-        async with trio.open_nursery() as nursery:
+        async with (
+            server.hub.open_service(),
+            deliveries.install(server).open_service(),
+            trio.open_nursery() as nursery,
+        ):
             binds: list[str] = await nursery.start(
                 lambda task_status: hypercorn_serve(
                     app, hconfig, shutdown_trigger=shutdown_trigger, task_status=task_status

@@ -12,6 +12,7 @@ from clickclack_sdk import Event
 from clickclack_server.auth import Actor, AuthCache, resolve_actor
 from clickclack_server.config import Config
 from clickclack_server.db import Database
+from clickclack_server.realtime.hub import Hub
 
 
 @attrs.define(kw_only=True)
@@ -21,9 +22,12 @@ class Server:
     uploads_dir: Path
     auth_cache: AuthCache = attrs.field(factory=AuthCache)
     notice_listeners: list[Callable[[Event], None]] = attrs.field(factory=list)
+    hub: Hub = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.db.add_change_listener("auth", self.auth_cache.clear)
+        self.hub = Hub(self.db)
+        self.notice_listeners.append(self.hub.publish_notice)
 
     def publish_notice(self, event: Event) -> None:
         """Hand a cursorless hub-only notice (``bot.deleted``, ``bot_command.updated``, ...) to

@@ -23,10 +23,9 @@ def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "").strip()
     if not raw:
         return store.DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid("limit must be a positive integer") from None
+    if not raw.isascii() or not raw.isdigit():
+        raise Invalid("limit must be a positive integer")
+    value = int(raw)
     if value <= 0:
         raise Invalid("limit must be a positive integer")
     return value

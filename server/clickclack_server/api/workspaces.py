@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from clickclack_server.errors import Invalid
-from clickclack_server.http import json_response, read_json
+from clickclack_server.http import json_response, parse_int, read_json
 from clickclack_server.server import current
 from clickclack_server.store import workspaces as store
 
@@ -81,10 +81,7 @@ async def list_members(request: Request) -> Response:
     raw_limit = request.query_params.get("limit")
     limit = 100
     if raw_limit is not None:
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise Invalid("invalid limit") from None
+        limit = parse_int(raw_limit, "limit")
         if not 1 <= limit <= 200:
             raise Invalid("limit must be between 1 and 200")
     result = await server.db.read(

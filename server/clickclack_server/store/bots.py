@@ -393,6 +393,12 @@ def remove_membership(tx: Tx, workspace_id: str, bot_user_id: str, requester_id:
         "DELETE FROM bot_commands WHERE workspace_id = ? AND bot_user_id = ?",
         (workspace_id, bot_user_id),
     )
+    # Slash commands answered by this bot could no longer post: retire them with it.
+    tx.execute(
+        "UPDATE slash_commands SET revoked_at = COALESCE(revoked_at, ?) "
+        "WHERE workspace_id = ? AND bot_user_id = ?",
+        (ids.now(), workspace_id, bot_user_id),
+    )
     tx.execute(
         "DELETE FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
         (workspace_id, bot_user_id),
@@ -424,6 +430,10 @@ def delete_bot(tx: Tx, bot_user_id: str, requester_id: str) -> tuple[DeletedBot,
         (deleted_at, bot_user_id),
     )
     tx.execute("DELETE FROM bot_commands WHERE bot_user_id = ?", (bot_user_id,))
+    tx.execute(
+        "UPDATE slash_commands SET revoked_at = COALESCE(revoked_at, ?) WHERE bot_user_id = ?",
+        (deleted_at, bot_user_id),
+    )
     tx.execute("DELETE FROM workspace_members WHERE user_id = ?", (bot_user_id,))
     tx.execute(
         "INSERT INTO bot_tombstones (bot_user_id, former_handle, deleted_at, deleted_by) "

@@ -271,13 +271,16 @@ def _replay(
     return Created(message=message, events=[], thread_state=state, replayed=True)
 
 
-def _spend_guest_budget(tx: Tx, workspace_id: str, user_id: str, role: str) -> None:
+def spend_guest_budget(tx: Tx, workspace_id: str, user_id: str, role: str) -> None:
+    """Guests share one rolling budget across posts, replies and slash-command invocations."""
     if role != "guest":
         return
     since = ids.format_ns(time.time_ns() - DAY_NS)
     posted = tx.scalar(
-        "SELECT count(*) FROM messages WHERE workspace_id = ? AND author_id = ? AND created_at > ?",
-        (workspace_id, user_id, since),
+        "SELECT (SELECT count(*) FROM messages WHERE workspace_id = ? AND author_id = ? AND created_at > ?)"
+        " + (SELECT count(*) FROM slash_command_invocations "
+        "WHERE workspace_id = ? AND user_id = ? AND created_at > ?)",
+        (workspace_id, user_id, since, workspace_id, user_id, since),
     )
     if posted >= GUEST_POST_BUDGET:
         raise RateLimited("waiting room post limit reached")
@@ -367,7 +370,7 @@ def create_root(
     if topic_id:
         raise Invalid("topic not found")
     require_not_restricted(tx, workspace_id, actor.user_id)
-    _spend_guest_budget(tx, workspace_id, actor.user_id, role)
+    spend_guest_budget(tx, workspace_id, actor.user_id, role)
     if conversation_id is not None and not _active_recipients(
         tx, conversation_id, workspace_id, actor.user_id
     ):
@@ -460,7 +463,7 @@ def create_reply(tx: Tx, actor: Actor, root_id: str, draft: Draft) -> Created:
     workspace_id = root["workspace_id"]
     conversation_id = root["direct_conversation_id"]
     require_not_restricted(tx, workspace_id, actor.user_id)
-    _spend_guest_budget(tx, workspace_id, actor.user_id, role)
+    spend_guest_budget(tx, workspace_id, actor.user_id, role)
     quoted = _quote(tx, draft, scope_column="thread_root_id", scope_id=root_id)
     seq = (
         tx.scalar(

@@ -1,4 +1,4 @@
-"""The ``clickclack`` command line: server commands and (later) the agent-friendly client.
+"""The ``clickclack`` command line: server commands and the agent-friendly client.
 
 Heavy imports (the server, httpx) happen inside the commands so ``--help`` stays fast.
 """
@@ -10,7 +10,8 @@ import sys
 import typer
 
 from clickclack_sdk.cli._app import app
-from clickclack_sdk.cli._common import EXIT_FAILURE, EXIT_USAGE
+from clickclack_sdk.cli._common import EXIT_FAILURE, EXIT_USAGE, CliError
+from clickclack_sdk.cli._config import split_client_args
 
 __all__ = ["app", "main"]
 
@@ -46,13 +47,26 @@ def _usage_line(exc: typer.TyperException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line; exits 0 on success, 2 on usage errors, 4 when something named does
-    not exist and 1 on any other failure."""
+    """Run the command line; exits 0 on success, 2 on usage errors, 3 when the server refuses
+    the credential, 4 when something named does not exist, 5 when the server cannot be reached
+    and 1 on any other failure.
+
+    Client commands take the global client flags anywhere on the line; they are taken off here
+    and handed to the commands as the context object.
+    """
     args = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
-    if not args or (args[0].startswith("--") and args[0] not in ("--help", "--version")):
+    try:
+        client = split_client_args(args)
+    except CliError as exc:
+        print(f"clickclack: {exc.message}", file=sys.stderr)
+        sys.exit(exc.code)
+    flags = None
+    if client is not None:
+        flags, args = client
+    elif not args or (args[0].startswith("--") and args[0] not in ("--help", "--version")):
         args = ["serve", *args]
     try:
-        code = app(args=args, prog_name="clickclack", standalone_mode=False)
+        code = app(args=args, prog_name="clickclack", standalone_mode=False, obj=flags)
     except typer.TyperException as exc:  # bad flags, missing options, unknown commands
         print(_usage_line(exc), file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", EXIT_USAGE))

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from clickclack_sdk.cli._admin import admin_app
+from clickclack_sdk.cli._client_cmds import register as register_client_commands
 from clickclack_sdk.cli._common import (
     ConfigOpt,
     DataOpt,
@@ -192,3 +193,6 @@ def version() -> None:
     from clickclack_sdk import __version__
 
     typer.echo(f"clickclack {__version__} (python {sys.version.split()[0]})")
+
+
+register_client_commands(app)

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from clickclack_sdk.cli._admin import admin_app
+from clickclack_sdk.cli._bot_cmds import bot_app
 from clickclack_sdk.cli._client_cmds import register as register_client_commands
 from clickclack_sdk.cli._common import (
     ConfigOpt,
@@ -36,6 +37,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(admin_app, name="admin")
+app.add_typer(bot_app, name="bot")
 
 
 def _print_version(value: bool) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from clickclack_sdk._models import Message, MessagePage
 from clickclack_sdk._paging import Pager
+from clickclack_sdk._refs import Ref, ident
 
 FetchPage = Callable[[dict[str, Any]], Awaitable[MessagePage]]
 
@@ -60,3 +63,43 @@ def iter_forward(
         return result.messages, more
 
     return Pager(page, after_seq, limit=limit)
+
+
+class Timeline(abc.ABC):
+    """Newest-first and oldest-first iteration over a channel's or a DM's roots, for a resource
+    that can fetch one window of a timeline by id."""
+
+    @abc.abstractmethod
+    async def _window(self, timeline_id: str, params: dict[str, Any]) -> MessagePage: ...
+
+    def iter_backward(
+        self,
+        timeline: Ref,
+        *,
+        before_seq: int | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Pager[Message, int]:
+        """Roots newest first, from the latest (or before ``before_seq``) back to the first."""
+        return iter_backward(
+            partial(self._window, ident(timeline)),
+            before_seq=before_seq,
+            page_size=page_size,
+            limit=limit,
+        )
+
+    def iter_forward(
+        self,
+        timeline: Ref,
+        *,
+        after_seq: int = 0,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Pager[Message, int]:
+        """Roots oldest first, after ``after_seq`` (0: from the start) up to the newest."""
+        return iter_forward(
+            partial(self._window, ident(timeline)),
+            after_seq=after_seq,
+            page_size=page_size,
+            limit=limit,
+        )

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 from clickclack_sdk._envelopes import MessageCreated
-from clickclack_sdk._models import DirectConversation, Message, MessagePage, ReadReceipt
-from clickclack_sdk._paging import Pager
+from clickclack_sdk._models import DirectConversation, MessagePage, ReadReceipt
 from clickclack_sdk._refs import Ref, ident, new_nonce, seg
 from clickclack_sdk.resources._base import Resource
 from clickclack_sdk.resources._sending import draft, message_by_nonce, send_once
-from clickclack_sdk.resources._timeline import iter_backward, iter_forward, window_params
+from clickclack_sdk.resources._timeline import Timeline, window_params
 
 
-class DmsResource(Resource):
+class DmsResource(Resource, Timeline):
     """``client.dms``: open conversations with people, send and read DMs."""
 
     __slots__ = ()
@@ -120,38 +118,6 @@ class DmsResource(Resource):
             limit=limit, after_seq=after_seq, before_seq=before_seq, around_seq=around_seq
         )
         return await self._window(ident(conversation), params)
-
-    def iter_backward(
-        self,
-        conversation: Ref,
-        *,
-        before_seq: int | None = None,
-        page_size: int = 100,
-        limit: int | None = None,
-    ) -> Pager[Message, int]:
-        """DM roots newest first."""
-        return iter_backward(
-            partial(self._window, ident(conversation)),
-            before_seq=before_seq,
-            page_size=page_size,
-            limit=limit,
-        )
-
-    def iter_forward(
-        self,
-        conversation: Ref,
-        *,
-        after_seq: int = 0,
-        page_size: int = 100,
-        limit: int | None = None,
-    ) -> Pager[Message, int]:
-        """DM roots oldest first after ``after_seq``."""
-        return iter_forward(
-            partial(self._window, ident(conversation)),
-            after_seq=after_seq,
-            page_size=page_size,
-            limit=limit,
-        )
 
     async def mark_read(self, conversation: Ref, seq: int) -> ReadReceipt:
         """Move the caller's DM read pointer to ``seq`` (never backwards)."""

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from clickclack_sdk._envelopes import MessageChanged, MessageCreated
 from clickclack_sdk._models import Message, MessagePage
-from clickclack_sdk._paging import Pager
 from clickclack_sdk._refs import Ref, ident, new_nonce, seg
 from clickclack_sdk.resources._base import Resource
 from clickclack_sdk.resources._sending import draft, message_by_nonce, send_once
-from clickclack_sdk.resources._timeline import iter_backward, iter_forward, window_params
+from clickclack_sdk.resources._timeline import Timeline, window_params
 
 
-class MessagesResource(Resource):
+class MessagesResource(Resource, Timeline):
     """``client.messages``: channel timelines and single messages (any kind: root, reply, DM)."""
 
     __slots__ = ()
@@ -97,38 +95,6 @@ class MessagesResource(Resource):
         )
         params["topic_id"] = topic_id
         return await self._window(ident(channel), params)
-
-    def iter_backward(
-        self,
-        channel: Ref,
-        *,
-        before_seq: int | None = None,
-        page_size: int = 100,
-        limit: int | None = None,
-    ) -> Pager[Message, int]:
-        """Roots newest first, from the latest (or before ``before_seq``) back to the first."""
-        return iter_backward(
-            partial(self._window, ident(channel)),
-            before_seq=before_seq,
-            page_size=page_size,
-            limit=limit,
-        )
-
-    def iter_forward(
-        self,
-        channel: Ref,
-        *,
-        after_seq: int = 0,
-        page_size: int = 100,
-        limit: int | None = None,
-    ) -> Pager[Message, int]:
-        """Roots oldest first, after ``after_seq`` (0: from the start) up to the newest."""
-        return iter_forward(
-            partial(self._window, ident(channel)),
-            after_seq=after_seq,
-            page_size=page_size,
-            limit=limit,
-        )
 
     async def _window(self, channel_id: str, params: dict[str, Any]) -> MessagePage:
         return await self._client.call(

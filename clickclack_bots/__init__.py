@@ -57,6 +57,16 @@ from clickclack_bots._runtime import (
     run_accounts,
     run_accounts_sync,
 )
+from clickclack_bots._slash import (
+    CallbackServer,
+    DeliveryContext,
+    DeliveryHandler,
+    SlashContext,
+    SlashHandler,
+    SlashRequest,
+    SlashResponse,
+    run_with_callbacks,
+)
 
 __all__ = [
     "BEGINNING",
@@ -66,6 +76,7 @@ __all__ = [
     "BotRuntime",
     "BotsConfig",
     "CallNext",
+    "CallbackServer",
     "CommandContext",
     "CommandHandler",
     "CommandSpec",
@@ -74,6 +85,8 @@ __all__ = [
     "Context",
     "CursorStore",
     "CursorStoreError",
+    "DeliveryContext",
+    "DeliveryHandler",
     "DispatchStatistics",
     "Dispatcher",
     "ErrorHandler",
@@ -94,6 +107,10 @@ __all__ = [
     "RuntimeStatistics",
     "ScheduleContext",
     "ScheduleHandler",
+    "SlashContext",
+    "SlashHandler",
+    "SlashRequest",
+    "SlashResponse",
     "StartFrom",
     "StartPositionRequired",
     "UsageError",
@@ -104,4 +121,5 @@ __all__ = [
     "run_accounts",
     "run_accounts_sync",
     "run_from_cli",
+    "run_with_callbacks",
 ]

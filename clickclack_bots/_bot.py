@@ -31,6 +31,13 @@ from clickclack_bots._context import (
     ScheduleContext,
 )
 from clickclack_bots._schedule import Cron, Every, make_cron, make_every
+from clickclack_bots._slash import (
+    DeliveryHandler,
+    DeliveryRoute,
+    SlashHandler,
+    SlashRoute,
+    normalize_slash,
+)
 
 if TYPE_CHECKING:
     from clickclack_bots._config import StartFrom
@@ -54,6 +61,9 @@ HookHandlerT = TypeVar("HookHandlerT", bound=HookHandler)
 ResyncHandlerT = TypeVar("ResyncHandlerT", bound=ResyncHandler)
 MiddlewareT = TypeVar("MiddlewareT", bound=Middleware)
 ErrorHandlerT = TypeVar("ErrorHandlerT", bound=ErrorHandler)
+SlashHandlerT = TypeVar("SlashHandlerT", bound=SlashHandler)
+DeliveryHandlerT = TypeVar("DeliveryHandlerT", bound=DeliveryHandler)
+SLASH_NAME = re.compile(r"^/[a-z0-9_-]{1,32}$")
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds a handler call may run before its cancel scope is cancelled."""
@@ -190,6 +200,8 @@ class Bot:
         self.resync_hooks: list[tuple[str, ResyncHandler]] = []
         self.middleware_chain: list[Middleware] = []
         self.error_routes: list[ErrorRoute] = []
+        self.slash_routes: dict[str, SlashRoute] = {}
+        self.delivery_routes: list[DeliveryRoute] = []
         self._keys: set[str] = set()
         if help_command:
             self._add_command(
@@ -429,6 +441,48 @@ class Bot:
                     name=name or str(getattr(handler, "__name__", key)),
                     when=when,
                     timeout=timeout,
+                )
+            )
+            return handler
+
+        return register
+
+    # Callbacks (served by clickclack_bots.CallbackServer).
+
+    def slash(
+        self, name: str, *, description: str | None = None, timeout: float | None = None
+    ) -> Callable[[SlashHandlerT], SlashHandlerT]:
+        """Handle the registered slash command ``name``: ``async def f(ctx: SlashContext,
+        ...)``, arguments parsed from the type hints like :meth:`command`; the returned string
+        (or ``ctx.respond``) is the answer."""
+        canonical = normalize_slash(name)
+        if not SLASH_NAME.match(canonical):
+            raise ValueError(f"slash command {name!r}: use / and 1-32 of a-z 0-9 _ -")
+        if canonical in self.slash_routes:
+            raise ValueError(f"slash command {canonical} is already registered")
+
+        def register(handler: SlashHandlerT) -> SlashHandlerT:
+            self.slash_routes[canonical] = SlashRoute(
+                name=canonical,
+                handler=handler,
+                key=_key("slash", handler, self._keys),
+                params=tuple(build_params(handler)),
+                description=description or describe_function(handler),
+                timeout=timeout,
+            )
+            return handler
+
+        return register
+
+    def on_delivery(self, *types: str) -> Callable[[DeliveryHandlerT], DeliveryHandlerT]:
+        """Handle event-subscription deliveries of ``types`` (none or ``"*"``: every type):
+        ``async def f(ctx: DeliveryContext)`` with the typed ``ctx.event``."""
+        wanted = frozenset(t.strip() for t in types if t.strip()) or frozenset({"*"})
+
+        def register(handler: DeliveryHandlerT) -> DeliveryHandlerT:
+            self.delivery_routes.append(
+                DeliveryRoute(
+                    handler=handler, key=_key("delivery", handler, self._keys), types=wanted
                 )
             )
             return handler

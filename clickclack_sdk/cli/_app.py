@@ -101,8 +101,11 @@ def serve(
     import trio
 
     from clickclack_server.config import ConfigError
-    from clickclack_server.runner import run_server
 
+    try:
+        from clickclack_server.runner import run_server
+    except ImportError as exc:  # the [server] extra is missing (hypercorn, starlette, ...)
+        fail(f"the server is not installed ({exc.name}); run: pip install 'clickclack[server]'")
     try:
         trio.run(run_server, cfg)
     except KeyboardInterrupt:

@@ -1,6 +1,6 @@
 """Realtime fan-out: many WebSocket subscribers on one workspace.
 
-Run: python benchmarks/bench_fanout.py [--subscribers 1000] [--client-procs 2] [--rate 5]
+Run: python -m benchmarks.bench_fanout [--subscribers 1000] [--client-procs 2] [--rate 5]
                                        [--seconds 10] [--burst 60] [--replay 5000]
 
 The server runs as its own process (``clickclack serve``) on loopback; the subscribers are

@@ -58,6 +58,7 @@ from clickclack_bots._runtime import (
     run_accounts_sync,
 )
 from clickclack_bots._slash import (
+    CallbackOptions,
     CallbackServer,
     DeliveryContext,
     DeliveryHandler,
@@ -76,6 +77,7 @@ __all__ = [
     "BotRuntime",
     "BotsConfig",
     "CallNext",
+    "CallbackOptions",
     "CallbackServer",
     "CommandContext",
     "CommandHandler",

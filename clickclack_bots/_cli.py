@@ -17,12 +17,13 @@ from clickclack_bots._config import (
     BotsConfig,
     ConfigError,
     StartFrom,
+    callback_options,
     load_config,
     load_target,
     resolve_token,
 )
 from clickclack_bots._cursor import CursorStoreError
-from clickclack_bots._runtime import run_accounts_sync
+from clickclack_bots._runtime import callbacks_problem, run_accounts_sync
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -43,6 +44,10 @@ def run_from_cli(
     config: str | None = None,
     grace: float | None = None,
     log_level: str = "INFO",
+    callback_addr: str | None = None,
+    callback_path: str | None = None,
+    callback_secret_env: str | None = None,
+    callback_secret_file: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> int:
     """Run ``target`` (``module:bot``) on one account, or every account of ``config``, until
@@ -50,7 +55,9 @@ def run_from_cli(
 
     One account: the token comes from ``token``, ``token_env``, ``token_file`` or else
     ``CLICKCLACK_TOKEN``; the server from ``server`` or ``CLICKCLACK_SERVER``. ``start`` must
-    be given on an account's first run ("now" or "beginning").
+    be given on an account's first run ("now" or "beginning"). ``callback_addr`` serves the
+    bot's slash/delivery callbacks there; the signing secrets come from
+    ``callback_secret_env``, ``callback_secret_file`` or else ``CLICKCLACK_CALLBACK_SECRET``.
     """
     env = os.environ if env is None else env
     logging.basicConfig(
@@ -69,8 +76,18 @@ def run_from_cli(
             state_dir=state_dir,
             name=name,
             config=config,
+            callbacks={
+                "callback_addr": callback_addr,
+                "callback_path": callback_path,
+                "callback_secret_env": callback_secret_env,
+                "callback_secret_file": callback_secret_file,
+            },
             env=env,
         )
+        for account in loaded.accounts:
+            problem = callbacks_problem(account.bot, account.callbacks)
+            if problem:
+                raise ConfigError(f"account {account.label}: {problem}")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -94,10 +111,13 @@ def _accounts(
     state_dir: str | None,
     name: str | None,
     config: str | None,
+    callbacks: Mapping[str, str | None],
     env: Mapping[str, str],
 ) -> BotsConfig:
     bot = load_target(target) if target else None
     if config:
+        if any(callbacks.values()):
+            raise ConfigError("with --config, set the callback options in the config file")
         return load_config(config, default_bot=bot, env=env)
     if bot is None:
         raise ConfigError("give a bot (module:attribute) or --config FILE")
@@ -114,6 +134,7 @@ def _accounts(
         workspace=workspace,
         state_dir=state_dir,
         name=name,
+        callbacks=callback_options(callbacks, env=env),
         env=env,
     )
     return BotsConfig(accounts=[account])
@@ -141,6 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="TOML/JSON file with several accounts")
     parser.add_argument("--grace", type=float, help="seconds to drain handlers on shutdown")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING...")
+    parser.add_argument(
+        "--callback-addr", help="serve slash/delivery callbacks on HOST:PORT (e.g. 0.0.0.0:8787)"
+    )
+    parser.add_argument("--callback-path", help="path of the callback URL (default /clickclack)")
+    secrets = parser.add_mutually_exclusive_group()
+    secrets.add_argument(
+        "--callback-secret-env",
+        help="environment variable with the signing secrets (default CLICKCLACK_CALLBACK_SECRET)",
+    )
+    secrets.add_argument("--callback-secret-file", help="file with the signing secrets")
     return parser
 
 
@@ -159,4 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config=args.config,
         grace=args.grace,
         log_level=args.log_level,
+        callback_addr=args.callback_addr,
+        callback_path=args.callback_path,
+        callback_secret_env=args.callback_secret_env,
+        callback_secret_file=args.callback_secret_file,
     )

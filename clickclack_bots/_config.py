@@ -15,6 +15,16 @@ A config file (TOML, or JSON when it ends in ``.json``) runs several accounts in
 Token sources: ``token`` (the literal ``ccb_`` token; avoid in shared files), ``token_env``
 (an environment variable's name) or ``token_file`` (a file holding the token; relative paths
 are relative to the config file).
+
+A bot with slash-command or delivery handlers also serves callbacks::
+
+    callback_addr = "0.0.0.0:8787"       # where the bot listens (HOST:PORT)
+    callback_path = "/clickclack"        # the path registered in the callback URL
+    callback_secret_env = "DEPLOY_SECRETS"  # or callback_secret / callback_secret_file
+
+The secret source holds the signing secrets of the registrations pointing at the endpoint,
+separated by commas or whitespace (one per slash command or subscription). Without a source,
+``CLICKCLACK_CALLBACK_SECRET`` is read.
 """
 
 from __future__ import annotations
@@ -32,12 +42,14 @@ import attrs
 import platformdirs
 
 from clickclack_bots._cursor import CursorStore, FileCursorStore
+from clickclack_bots._slash import CallbackOptions
 
 if TYPE_CHECKING:
     from clickclack_bots._bot import Bot
 
 StartFrom = Literal["now", "beginning"]
 DEFAULT_SERVER = "http://localhost:8080"
+SECRET_ENV = "CLICKCLACK_CALLBACK_SECRET"
 
 
 class ConfigError(ValueError):
@@ -68,6 +80,8 @@ class Account:
     state_dir: str | None = None
     store: CursorStore | None = None
     """A cursor store instead of the default file store in ``state_dir``."""
+    callbacks: CallbackOptions | None = None
+    """Where slash-command and delivery callbacks are served (bots with such handlers)."""
 
     @property
     def label(self) -> str:
@@ -89,6 +103,7 @@ class Account:
         workspace: str | None = None,
         state_dir: str | None = None,
         name: str | None = None,
+        callbacks: CallbackOptions | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Account:
         """An account from explicit values, with ``CLICKCLACK_SERVER``/``CLICKCLACK_TOKEN``
@@ -105,6 +120,7 @@ class Account:
             workspace=workspace,
             state_dir=state_dir,
             name=name,
+            callbacks=callbacks,
         )
 
 
@@ -127,27 +143,76 @@ def resolve_token(
     if len(given) != 1:
         raise ConfigError("each account needs exactly one of token, token_env or token_file")
     key = given[0]
-    value = spec[key]
+    token = _read_secret(key, spec[key], base=base, env=env, kind=key.removeprefix("token_"))
+    if not token:
+        raise ConfigError(f"the token from {key} is empty")
+    return token
+
+
+def _read_secret(
+    name: str, value: Any, *, base: Path | None, env: Mapping[str, str], kind: str
+) -> str:
+    """A secret given literally (``kind`` "token"/"secret"), by environment variable ("env")
+    or by file ("file"), stripped; ``name`` is the setting's name for messages."""
     if not isinstance(value, str):
-        raise ConfigError(f"{key} must be a string")
-    if key == "token":
-        token = value
-    elif key == "token_env":
-        token = env.get(value, "")
-        if not token.strip():
-            raise ConfigError(f"environment variable {value} (token_env) is not set")
-    else:
+        raise ConfigError(f"{name} must be a string")
+    if kind == "env":
+        found = env.get(value, "")
+        if not found.strip():
+            raise ConfigError(f"environment variable {value} ({name}) is not set")
+        return found.strip()
+    if kind == "file":
         path = Path(value).expanduser()
         if base is not None and not path.is_absolute():
             path = base / path
         try:
-            token = path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"cannot read token_file {path}: {exc.strerror}") from exc
-    token = token.strip()
-    if not token:
-        raise ConfigError(f"the token from {key} is empty")
-    return token
+            raise ConfigError(f"cannot read {name} {path}: {exc.strerror}") from exc
+    return value.strip()
+
+
+def callback_options(
+    spec: Mapping[str, Any], *, base: Path | None = None, env: Mapping[str, str] | None = None
+) -> CallbackOptions | None:
+    """The callback settings of one account (``callback_addr``, ``callback_path``, one secret
+    source), or ``None`` without ``callback_addr``. The address needs at least one secret:
+    ClickClack signs every callback, so an endpoint without one would refuse them all."""
+    env = os.environ if env is None else env
+    addr = spec.get("callback_addr")
+    if not addr:
+        if any(spec.get(f"callback_{key}") for key in ("secret", "secret_env", "secret_file")):
+            raise ConfigError("a callback secret was given without callback_addr")
+        return None
+    if not isinstance(addr, str):
+        raise ConfigError("callback_addr must be a HOST:PORT string")
+    sources = {
+        key: spec.get(f"callback_{key}")
+        for key in ("secret", "secret_env", "secret_file")
+        if spec.get(f"callback_{key}")
+    }
+    if len(sources) > 1:
+        raise ConfigError("give at most one of callback_secret, _secret_env and _secret_file")
+    if sources:
+        ((key, value),) = sources.items()
+        raw = _read_secret(
+            f"callback_{key}", value, base=base, env=env, kind=key.removeprefix("secret_")
+        )
+    else:
+        raw = env.get(SECRET_ENV, "")
+    secrets = tuple(part for part in raw.replace(",", " ").split() if part)
+    if not secrets:
+        raise ConfigError(
+            f"callback_addr needs the signing secret(s) of the registrations: set {SECRET_ENV} "
+            "or give callback_secret_env/callback_secret_file"
+        )
+    path = spec.get("callback_path") or "/clickclack"
+    if not isinstance(path, str):
+        raise ConfigError("callback_path must be a string")
+    try:
+        return CallbackOptions.from_addr(addr, path=path, secrets=secrets)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_target(target: str) -> Bot:
@@ -239,6 +304,7 @@ def load_config(
                     workspace=entry.get("workspace") or None,
                     start=_start(entry.get("start")),
                     state_dir=state_dir,
+                    callbacks=callback_options(entry, base=file.parent, env=env),
                 )
             )
         except ConfigError as exc:

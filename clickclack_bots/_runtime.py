@@ -33,7 +33,7 @@ import trio
 
 from clickclack_bots._bot import Bot, CommandRoute, MessageRoute, ScheduleRoute
 from clickclack_bots._commands import UsageError, parse_arguments, split_command
-from clickclack_bots._config import Account
+from clickclack_bots._config import Account, ConfigError
 from clickclack_bots._context import (
     AccountInfo,
     CommandContext,
@@ -48,6 +48,7 @@ from clickclack_bots._context import (
 from clickclack_bots._cursor import BEGINNING, CommitTracker, CursorStore, Pending
 from clickclack_bots._dispatch import Dispatcher, DispatchStatistics, deadline_after
 from clickclack_bots._schedule import Cron, Every
+from clickclack_bots._slash import CallbackOptions, CallbackServer
 from clickclack_sdk import (
     BotCommandSpec,
     ClickClackError,
@@ -193,6 +194,10 @@ class BotRuntime:
     ``max_concurrency`` caps handler calls across lanes; ``lane_buffer`` is each lane's queue
     size; ``grace`` is the default drain time on :meth:`stop`; ``commit_interval`` spaces
     cursor saves; ``transport``, ``reconnect`` and ``ping_interval`` go to the SDK stream.
+
+    A bot with ``@bot.slash``/``@bot.on_delivery`` handlers needs ``callbacks`` (default: the
+    account's): the runtime then serves a :class:`CallbackServer` beside the realtime stream,
+    on the bot's client, and stops it first on shutdown (its handlers drain with the lanes).
     """
 
     def __init__(
@@ -207,6 +212,7 @@ class BotRuntime:
         transport: Literal["websocket", "pull"] = "websocket",
         reconnect: RetryPolicy | None = None,
         ping_interval: float | None = 30.0,
+        callbacks: CallbackOptions | None = None,
     ) -> None:
         self.account = account
         self.bot: Bot = account.bot
@@ -220,6 +226,9 @@ class BotRuntime:
             self._process, max_concurrency=max_concurrency, lane_buffer=lane_buffer
         )
         self.info: AccountInfo | None = None
+        self.callbacks = callbacks if callbacks is not None else account.callbacks
+        self.callback_server: CallbackServer | None = None
+        """The slash/delivery endpoint, once started (its ``url`` is the callback URL)."""
         self._services: Services | None = None
         self._store: CursorStore = account.cursor_store()
         self._store_key = ""
@@ -305,6 +314,7 @@ class BotRuntime:
         self, *, task_status: trio.TaskStatus[BotRuntime] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Connect, run until :meth:`stop` (or a fatal stream error), shut down in phases."""
+        self._check_callbacks()
         if self._client is not None:
             await self._run(self._client, task_status)
             return
@@ -374,6 +384,7 @@ class BotRuntime:
             nursery.start_soon(self._committer)
             if intake is not None:
                 await nursery.start(intake)
+                await self._start_callbacks(nursery, services)
             task_status.started(self)
             log.info(
                 "[%s] running as %s in %s", self.account.label, info.user_id, info.workspace_id
@@ -383,6 +394,25 @@ class BotRuntime:
             self._committer_scope.cancel()
         if self._fatal is not None:
             raise self._fatal
+
+    def _check_callbacks(self) -> None:
+        """Refuse to start a bot whose slash/delivery handlers nobody could reach."""
+        problem = callbacks_problem(self.bot, self.callbacks)
+        if problem:
+            raise ConfigError(problem)
+
+    async def _start_callbacks(self, nursery: trio.Nursery, services: Services) -> None:
+        if self.callbacks is None:
+            return
+        server = CallbackServer.from_options(self.bot, services.client, self.callbacks)
+        if not server.secrets:
+            log.warning(
+                "[%s] no callback signing secret yet: callbacks are refused until one is added",
+                self.account.label,
+            )
+        await nursery.start(server.run)
+        self.callback_server = server
+        log.info("[%s] serving callbacks at %s", self.account.label, server.url)
 
     async def _identify(self, client: Client) -> AccountInfo:
         me = await client.me.get()
@@ -514,6 +544,8 @@ class BotRuntime:
     async def _shutdown(self, services: Services) -> None:
         grace = self.grace if self._stop_grace is None else self._stop_grace
         self._intake_scope.cancel()
+        if self.callback_server is not None:
+            self.callback_server.stop(grace)
         self.dispatcher.close()
         with trio.move_on_after(grace):
             await self._lanes_done.wait()
@@ -859,6 +891,20 @@ class BotRuntime:
                 ctx.log.exception("error handler failed")
 
 
+def callbacks_problem(bot: Bot, callbacks: CallbackOptions | None) -> str | None:
+    """Why ``bot`` cannot run with ``callbacks`` (it has callback handlers but no endpoint)."""
+    if callbacks is not None:
+        return None
+    kinds = [*bot.slash_routes, *(["on_delivery"] if bot.delivery_routes else [])]
+    if not kinds:
+        return None
+    return (
+        f"bot {bot.name!r} has callback handlers ({', '.join(kinds)}) but no callback "
+        "address: pass --callback-addr HOST:PORT with the signing secrets "
+        "(or Account(callbacks=CallbackOptions(...)))"
+    )
+
+
 async def run_accounts(
     accounts: Sequence[Account],
     *,
@@ -880,10 +926,17 @@ async def run_accounts(
             async with trio.open_nursery() as inner:
                 await inner.start(runtime.run)
                 ready.set()
-        except Exception as error:
+        except Exception as group:
+            error = unwrap(group)
             failures.append(error)
+            # Expected failures (server unreachable, bad token, bad settings) are one line;
+            # anything else keeps its traceback.
+            expected = isinstance(error, ClickClackError | ConfigError | StartPositionRequired)
             log.error(
-                "[%s] stopped with an error: %s", runtime.account.label, error, exc_info=error
+                "[%s] stopped with an error: %s",
+                runtime.account.label,
+                error,
+                exc_info=None if expected else error,
             )
         finally:
             ready.set()

@@ -16,7 +16,10 @@ small Hypercorn server on Trio (start it in the bot's nursery) that
   :class:`~clickclack_sdk.Event`, in the background after answering 200 (the server gives each
   delivery 3 s and never retries, so a slow handler must not make it fail).
 
-Hypercorn comes with the ``server`` extra (``pip install clickclack[server]``).
+A :class:`~clickclack_bots.BotRuntime` whose bot has slash or delivery handlers starts this
+server itself, from the account's :class:`CallbackOptions` (``clickclack bot run
+--callback-addr``). Hypercorn comes with the ``callbacks`` extra (``pip install
+'clickclack[callbacks]'``; the ``server`` extra has it too).
 """
 
 from __future__ import annotations
@@ -54,6 +57,34 @@ DeliveryHandler = Callable[["DeliveryContext"], Awaitable[object]]
 def normalize_slash(name: str) -> str:
     """``"Deploy"`` / ``"/deploy"`` -> ``"/deploy"`` (the server's own normalisation)."""
     return "/" + name.strip().lower().lstrip("/")
+
+
+def _secret_tuple(secrets: Iterable[str]) -> tuple[str, ...]:
+    return tuple(secret for secret in secrets if secret)
+
+
+@attrs.frozen(kw_only=True)
+class CallbackOptions:
+    """Where a bot serves its slash-command and delivery callbacks, and the secrets it accepts.
+
+    ``secrets`` are the signing secrets of the registrations pointing at this endpoint (one per
+    slash command or event subscription). ``port=0`` picks a free port (tests).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    path: str = "/clickclack"
+    secrets: tuple[str, ...] = attrs.field(default=(), converter=_secret_tuple)
+    budget: float = DEFAULT_BUDGET
+
+    @classmethod
+    def from_addr(cls, addr: str, **options: Any) -> CallbackOptions:
+        """``"127.0.0.1:8787"``, ``":8787"`` (all interfaces) or ``"[::1]:8787"``."""
+        host, sep, port_text = addr.strip().rpartition(":")
+        if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise ValueError(f"callback address {addr!r} must look like HOST:PORT")
+        host = host.strip("[]") or "0.0.0.0"
+        return cls(host=host, port=int(port_text), **options)
 
 
 @attrs.frozen(kw_only=True)
@@ -242,6 +273,26 @@ class CallbackServer:
         """The callback URL to register (set once :meth:`run` started)."""
         self._seen = RecentSet()
         self._nursery: trio.Nursery | None = None
+        self._http_scope = trio.CancelScope()
+        self._grace = 0.0
+
+    @classmethod
+    def from_options(cls, bot: Bot, client: Client, options: CallbackOptions) -> CallbackServer:
+        return cls(
+            bot,
+            client,
+            secrets=options.secrets,
+            host=options.host,
+            port=options.port,
+            path=options.path,
+            budget=options.budget,
+        )
+
+    def stop(self, grace: float = 0.0) -> None:
+        """Stop taking requests; handlers still running get ``grace`` seconds to finish
+        (a deferred slash answer still gets posted), then :meth:`run` returns."""
+        self._grace = grace
+        self._http_scope.cancel()
 
     def add_secret(self, secret: str) -> None:
         """Accept signatures made with ``secret`` too (e.g. after a rotation)."""
@@ -249,13 +300,13 @@ class CallbackServer:
             self.secrets.append(secret)
 
     async def run(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled; reports the callback URL once listening."""
+        """Serve until cancelled or :meth:`stop`; reports the callback URL once listening."""
         try:
             from hypercorn.config import Config as HypercornConfig
             from hypercorn.trio import serve
         except ImportError as error:  # pragma: no cover - depends on the installation
             raise RuntimeError(
-                "the callback server needs Hypercorn: pip install 'clickclack[server]'"
+                "the callback server needs Hypercorn: pip install 'clickclack[callbacks]'"
             ) from error
         config = HypercornConfig()
         config.bind = [
@@ -265,16 +316,20 @@ class CallbackServer:
         config.errorlog = logging.getLogger("clickclack_bots.slash.http")
         config.graceful_timeout = 1
 
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
+        async with trio.open_nursery() as handlers:
+            self._nursery = handlers
+            with self._http_scope:
 
-            async def start_http(*, task_status: trio.TaskStatus[list[str]]) -> None:
-                app: Any = self._app  # a plain ASGI 3 callable
-                await serve(app, config, task_status=task_status)
+                async def start_http(*, task_status: trio.TaskStatus[list[str]]) -> None:
+                    app: Any = self._app  # a plain ASGI 3 callable
+                    await serve(app, config, task_status=task_status)
 
-            binds: list[str] = await nursery.start(start_http)
-            self.url = binds[0] + self.path
-            task_status.started(self.url)
+                async with trio.open_nursery() as http:
+                    binds: list[str] = await http.start(start_http)
+                    self.url = binds[0] + self.path
+                    task_status.started(self.url)
+            # Stopped: the handlers still running get the grace period, then are cancelled.
+            handlers.cancel_scope.deadline = trio.current_time() + self._grace
 
     # The ASGI application.
 
@@ -376,6 +431,8 @@ class CallbackServer:
                     await ctx.respond(result)
                 elif not ctx.deferred:
                     await ctx.respond("", ephemeral=True)
+        except UsageError as error:  # the handler refused the arguments: tell the invoker
+            await self._tell(ctx, route, f"{error}\nUsage: `{_usage(route)}`")
         except trio.TooSlowError:
             log.error("%s timed out after %ss", route.name, timeout)
             await self._failed(ctx, route)
@@ -383,13 +440,18 @@ class CallbackServer:
             log.exception("%s failed", route.name)
             await self._failed(ctx, route)
 
-    @staticmethod
-    async def _failed(ctx: SlashContext, route: SlashRoute) -> None:
+    @classmethod
+    async def _failed(cls, ctx: SlashContext, route: SlashRoute) -> None:
         """Tell the invoker (privately) that the command failed."""
+        await cls._tell(ctx, route, f"Sorry, {route.name} failed.")
+
+    @staticmethod
+    async def _tell(ctx: SlashContext, route: SlashRoute, text: str) -> None:
+        """Answer the invoker privately; a failure to do so is only logged."""
         try:
-            await ctx.respond(f"Sorry, {route.name} failed.", ephemeral=True)
+            await ctx.respond(text, ephemeral=True)
         except ClickClackError as error:
-            log.error("could not report the failure of %s: %s", route.name, error)
+            log.error("could not answer %s: %s", route.name, error)
 
     # Event deliveries.
 
@@ -431,33 +493,19 @@ async def run_with_callbacks(
     budget: float = DEFAULT_BUDGET,
     task_status: trio.TaskStatus[CallbackServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run ``runtime`` and its bot's :class:`CallbackServer` in one nursery.
+    """Run ``runtime`` with its :class:`CallbackServer` on these options (they replace the
+    account's ``callbacks``); reports the callback server once the bot is connected.
 
-    The callback server uses the runtime's client (the bot's token) and starts once the bot is
-    connected; it reports the server (its ``url`` is set). When the runtime ends (``stop()``)
-    the callback server is stopped with it; when either fails, both stop and the error is
-    raised.
+    The same as setting ``Account.callbacks`` and running the runtime, for a runtime built
+    elsewhere.
     """
+    runtime.callbacks = CallbackOptions(
+        host=host, port=port, path=path, secrets=_secret_tuple(secrets), budget=budget
+    )
     async with trio.open_nursery() as nursery:
-
-        async def run_runtime(*, task_status: trio.TaskStatus[BotRuntime]) -> None:
-            try:
-                await runtime.run(task_status=task_status)
-            finally:
-                nursery.cancel_scope.cancel()  # the bot stopped: stop its endpoint too
-
-        await nursery.start(run_runtime)
-        server = CallbackServer(
-            runtime.bot,
-            runtime.services.client,
-            secrets=secrets,
-            host=host,
-            port=port,
-            path=path,
-            budget=budget,
-        )
-        await nursery.start(server.run)
-        task_status.started(server)
+        await nursery.start(runtime.run)
+        assert runtime.callback_server is not None
+        task_status.started(runtime.callback_server)
 
 
 def _dumps(value: Any) -> bytes:

@@ -9,6 +9,11 @@ gives tests (run with pytest-trio):
 - ``running_bot``: that bot running on a fresh bot account (a :class:`RunningBot`);
 - ``user``: a human member (a :class:`TestUser`) who can ``say`` things and ``expect_reply``.
 
+A bot with ``@bot.slash``/``@bot.on_delivery`` handlers is run with its callback endpoint on a
+free loopback port; its slash commands (and one event subscription for its delivery types) are
+registered by the workspace owner, so ``await user.slash("#general", "/deploy api")`` goes
+through the server exactly as in production.
+
 Example::
 
     async def test_ping(running_bot, user):
@@ -37,7 +42,8 @@ from clickclack_bots._bot import Bot
 from clickclack_bots._config import Account, StartFrom
 from clickclack_bots._cursor import CursorStore, FileCursorStore
 from clickclack_bots._runtime import BotRuntime, RuntimeStatistics, unwrap
-from clickclack_sdk import Channel, Client, Event, Message, RetryPolicy
+from clickclack_bots._slash import CallbackOptions
+from clickclack_sdk import Channel, Client, Event, Message, RetryPolicy, SlashCommandResult
 
 __all__ = [
     "BotAccount",
@@ -276,6 +282,10 @@ class RunningBot:
         self.store = store
         self.start_from: StartFrom = start
         self.options = {"commit_interval": 0.02, "grace": 5.0, **options}
+        if (bot.slash_routes or bot.delivery_routes) and "callbacks" not in options:
+            self.options["callbacks"] = CallbackOptions(port=0, budget=2.0)
+        self.registered = False
+        """Whether the bot's slash commands/subscription were registered (first start)."""
         self.runtime: BotRuntime | None = None
         self.starts = 0
         self.error: BaseException | None = None
@@ -304,6 +314,47 @@ class RunningBot:
         self.error = None
         self.runtime = await self.harness.nursery.start(self._run)
         self.starts += 1
+        if not self.registered and self.runtime.callback_server is not None:
+            await self._register_callbacks(self.runtime)
+
+    @property
+    def callback_url(self) -> str:
+        """Where the bot serves slash/delivery callbacks ("" without such handlers)."""
+        server = self.runtime.callback_server if self.runtime is not None else None
+        return server.url if server is not None else ""
+
+    async def _register_callbacks(self, runtime: BotRuntime) -> None:
+        """Register the bot's slash commands and an event subscription for its delivery
+        types as the owner; pin the endpoint's port and secrets so a restart serves the
+        same registrations."""
+        server = runtime.callback_server
+        assert server is not None
+        owner = await self.harness.owner()
+        hooks = owner.client.hooks
+        secrets: list[str] = []
+        for route in self.bot.slash_routes.values():
+            created = await hooks.create_slash_command(
+                self.harness.workspace_id,
+                route.name,
+                server.url,
+                self.account.user_id,
+                description=route.description[:500] or None,
+            )
+            secrets.append(created["signing_secret"])
+        types = sorted({kind for route in self.bot.delivery_routes for kind in route.types})
+        if types:
+            created = await hooks.create_event_subscription(
+                self.harness.workspace_id, ["*"] if "*" in types else types, server.url
+            )
+            secrets.append(created["signing_secret"])
+        for secret in secrets:
+            server.add_secret(secret)
+        port = int(server.url.split("://", 1)[1].split("/", 1)[0].rpartition(":")[2])
+        callbacks: CallbackOptions = self.options["callbacks"]
+        self.options["callbacks"] = attrs.evolve(
+            callbacks, port=port, secrets=(*callbacks.secrets, *secrets)
+        )
+        self.registered = True
 
     async def _run(self, *, task_status: trio.TaskStatus[BotRuntime]) -> None:
         client = self.harness.client(self.account.token, via_relay=True)
@@ -386,6 +437,9 @@ class TestUser:
         self.client = client
         self.user_id = user_id
         self.last_said: Message | None = None
+        self._where: tuple[str | None, str | None] | None = None
+        """(channel id, direct conversation id) of the last ``say``/``slash``."""
+        self._said = ""
         self._last_cursor = ""
         self.events: list[Event] = []
         """Every realtime event this user saw (ephemeral ones included)."""
@@ -425,9 +479,30 @@ class TestUser:
         else:
             raise ValueError(f"say(): unknown target {where!r}")
         self.last_said = message
+        self._where = (message.channel_id, message.direct_conversation_id)
+        self._said = text
         if event is not None and event.cursor:
             self._last_cursor = event.cursor
         return message
+
+    async def slash(self, where: str, line: str) -> SlashCommandResult:
+        """Run the slash command ``line`` (``"/deploy api --force"``) in channel ``where``
+        (``#name`` or ``channel:<name|id>``), as the web client does; returns the callback's
+        answer. A later :meth:`expect_reply` returns what the bot posts afterwards in that
+        channel (e.g. a deferred result), not the answer itself."""
+        name = where[1:] if where.startswith("#") else where.partition(":")[2]
+        channel = await self.client.channels.find(name, workspace=self.harness.workspace_id)
+        command, _, text = line.strip().partition(" ")
+        batch = await self.client.realtime.pull(
+            self.harness.workspace_id, limit=1, include_tail=True
+        )
+        self._last_cursor = batch.tail_cursor or ""
+        self._where = (channel.id, None)
+        self._said = line
+        result = await self.client.hooks.slash(channel, command, text.strip())
+        if result.event is not None and result.event.id:
+            self._taken.add(result.event.id)
+        return result
 
     async def _user_by_handle(self, handle: str) -> str:
         async for member in self.client.workspaces.iter_members(self.harness.workspace_id):
@@ -459,9 +534,9 @@ class TestUser:
     ) -> Message:
         """The next message by someone else in the conversation of the last ``say`` (its
         channel or DM, threads included), posted after it. Each reply is returned once."""
-        said = self.last_said
-        if said is None:
-            raise RuntimeError("expect_reply() before say()")
+        where = self._where
+        if where is None:
+            raise RuntimeError("expect_reply() before say() or slash()")
         wanted_author = author.user_id if isinstance(author, RunningBot) else author
         try:
             with trio.fail_after(timeout):
@@ -469,7 +544,7 @@ class TestUser:
                     for event in self._events:
                         if event.id in self._taken or event.cursor <= self._last_cursor:
                             continue
-                        if not self._same_conversation(event, said):
+                        if not self._same_conversation(event, where):
                             continue
                         message = await self.client.messages.get(
                             str((event.payload or {}).get("message_id"))
@@ -483,27 +558,28 @@ class TestUser:
                         return message
                     await self._arrived.park()
         except trio.TooSlowError:
-            raise ReplyTimeout(f"no reply to {said.body!r} within {timeout}s") from None
+            raise ReplyTimeout(f"no reply to {self._said!r} within {timeout}s") from None
 
     async def expect_no_reply(self, running: RunningBot, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Assert that ``running`` handled everything so far without answering the last
         ``say`` (a barrier on the bot's cursor, not a sleep)."""
         await running.wait_caught_up(timeout)
-        said = self.last_said
+        where = self._where
         for event in self._events:
             if event.id in self._taken or event.cursor <= self._last_cursor:
                 continue
-            if said is not None and self._same_conversation(event, said):
+            if where is not None and self._same_conversation(event, where):
                 message = await self.client.messages.get(str((event.payload or {})["message_id"]))
                 if message.author_id == running.user_id:
                     raise AssertionError(f"unexpected reply {message.body!r}")
 
     @staticmethod
-    def _same_conversation(event: Event, said: Message) -> bool:
+    def _same_conversation(event: Event, where: tuple[str | None, str | None]) -> bool:
+        channel_id, direct_id = where
         conversation = (event.payload or {}).get("direct_conversation_id")
-        if said.direct_conversation_id is not None:
-            return conversation == said.direct_conversation_id
-        return conversation is None and event.channel_id == said.channel_id
+        if direct_id is not None:
+            return conversation == direct_id
+        return conversation is None and event.channel_id == channel_id
 
 
 async def open_harness(nursery: trio.Nursery, tmp_path: Path) -> ClickClackHarness:
@@ -515,7 +591,11 @@ async def open_harness(nursery: trio.Nursery, tmp_path: Path) -> ClickClackHarne
 
     data = tmp_path / "clickclack-data"
     running = await nursery.start(
-        run_server, Config(addr="127.0.0.1:0", data=str(data), dev_bootstrap=False)
+        run_server,
+        # Loopback callbacks allowed: the bots under test serve theirs on 127.0.0.1.
+        Config(
+            addr="127.0.0.1:0", data=str(data), dev_bootstrap=False, allow_private_callbacks=True
+        ),
     )
     boot = await running.server.db.write(
         user_store.bootstrap, name="Owner", email="owner@example.com"

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from clickclack_sdk.cli._admin import admin_app
+from clickclack_sdk.cli._admin_hooks import slash_command_app
 from clickclack_sdk.cli._bot_cmds import bot_app
 from clickclack_sdk.cli._client_cmds import register as register_client_commands
 from clickclack_sdk.cli._common import (
@@ -37,6 +38,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(admin_app, name="admin")
+admin_app.add_typer(slash_command_app, name="slash-command")
 app.add_typer(bot_app, name="bot")
 
 

@@ -39,8 +39,30 @@ def run(
         float | None, typer.Option(help="Seconds to drain handlers on shutdown.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    callback_addr: Annotated[
+        str | None,
+        typer.Option(help="Serve slash-command/delivery callbacks on HOST:PORT (e.g. :8787)."),
+    ] = None,
+    callback_path: Annotated[
+        str | None, typer.Option(help="Path of the callback URL [default: /clickclack].")
+    ] = None,
+    callback_secret_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Environment variable holding the signing secrets, comma-separated "
+            "[default: CLICKCLACK_CALLBACK_SECRET]."
+        ),
+    ] = None,
+    callback_secret_file: Annotated[
+        str | None, typer.Option(help="File holding the signing secrets.")
+    ] = None,
 ) -> None:
-    """Run a bot until SIGINT/SIGTERM (drains in-flight handlers, then saves the cursor)."""
+    """Run a bot until SIGINT/SIGTERM (drains in-flight handlers, then saves the cursor).
+
+    A bot with slash-command or delivery handlers serves their signed callbacks on
+    --callback-addr: register http://HOST:PORT/clickclack as their callback URL and pass their
+    signing secrets through CLICKCLACK_CALLBACK_SECRET (or --callback-secret-env/-file).
+    """
     from clickclack_bots import run_from_cli
 
     if start not in (None, "now", "beginning"):
@@ -59,5 +81,9 @@ def run(
         config=config,
         grace=grace,
         log_level=log_level,
+        callback_addr=callback_addr,
+        callback_path=callback_path,
+        callback_secret_env=callback_secret_env,
+        callback_secret_file=callback_secret_file,
     )
     raise typer.Exit(code)

@@ -2,8 +2,8 @@
 
 Usage::
 
-    CLICKCLACK_SERVER=https://chat.example.com CLICKCLACK_TOKEN=cc_... \
-        python notify.py --channel C123 "build #42 passed"
+    CLICKCLACK_SERVER=https://chat.example.com CLICKCLACK_TOKEN=ccb_... \
+        python notify.py --channel chn_... "build #42 passed"
 
 The channel may also come from ``CLICKCLACK_CHANNEL``. Exit status: 0 posted, 2 bad usage,
 1 the server refused or could not be reached (the reason is printed on stderr).

@@ -131,3 +131,64 @@ def test_load_json_config_and_errors(tmp_path: Path) -> None:
             load_config(path, env={})
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_callback_options_sources_and_errors(tmp_path: Path) -> None:
+    from clickclack_bots import CallbackOptions
+    from clickclack_bots._config import callback_options
+
+    (tmp_path / "secrets.txt").write_text("ccs_one\nccs_two\n")
+    env = {"CLICKCLACK_CALLBACK_SECRET": "ccs_env", "MINE": " ccs_a, ccs_b "}
+    assert callback_options({}, env=env) is None
+    by_default = callback_options({"callback_addr": "127.0.0.1:8787"}, env=env)
+    assert by_default == CallbackOptions(host="127.0.0.1", port=8787, secrets=("ccs_env",))
+    named = callback_options({"callback_addr": ":9000", "callback_secret_env": "MINE"}, env=env)
+    assert named is not None and (named.host, named.port) == ("0.0.0.0", 9000)
+    assert named.secrets == ("ccs_a", "ccs_b")
+    from_file = callback_options(
+        {"callback_addr": "[::1]:1", "callback_secret_file": "secrets.txt", "callback_path": "x"},
+        base=tmp_path,
+        env={},
+    )
+    assert from_file == CallbackOptions(
+        host="::1", port=1, path="x", secrets=("ccs_one", "ccs_two")
+    )
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"callback_addr": "127.0.0.1:8787"}, "CLICKCLACK_CALLBACK_SECRET"),  # no secret
+        ({"callback_addr": "nonsense", "callback_secret": "s"}, "HOST:PORT"),
+        ({"callback_addr": "h:99999", "callback_secret": "s"}, "HOST:PORT"),
+        ({"callback_secret": "s"}, "without callback_addr"),
+        ({"callback_addr": "h:1", "callback_secret": "s", "callback_secret_env": "E"}, "at most"),
+        ({"callback_addr": "h:1", "callback_secret_env": "UNSET"}, "UNSET"),
+        ({"callback_addr": "h:1", "callback_secret_file": "absent"}, "cannot read"),
+        ({"callback_addr": 8787, "callback_secret": "s"}, "HOST:PORT string"),
+    ]
+    for spec, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            callback_options(spec, base=tmp_path, env={})
+
+
+def test_config_file_callbacks(tmp_path: Path) -> None:
+    (tmp_path / "slash.secret").write_text("ccs_file")
+    config = tmp_path / "bots.toml"
+    config.write_text(
+        f"""
+[[accounts]]
+bot = "{TARGET_MODULE}:bot"
+token = "ccb_x"
+callback_addr = "0.0.0.0:8787"
+callback_secret_file = "slash.secret"
+
+[[accounts]]
+name = "plain"
+bot = "{TARGET_MODULE}:bot"
+token = "ccb_y"
+"""
+    )
+    with_callbacks, plain = load_config(config, env={}).accounts
+    assert with_callbacks.callbacks is not None
+    assert (with_callbacks.callbacks.port, with_callbacks.callbacks.secrets) == (
+        8787,
+        ("ccs_file",),
+    )
+    assert plain.callbacks is None

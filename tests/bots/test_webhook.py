@@ -1,10 +1,6 @@
-"""clickclack_bots.webhook and the ci_notifier example against a real server."""
+"""clickclack_bots.webhook against a real server (the ci_notifier example: tests/examples)."""
 
 from __future__ import annotations
-
-import os
-import sys
-from pathlib import Path
 
 import pytest
 import trio
@@ -19,8 +15,6 @@ from clickclack_sdk import (
     NotFound,
     PermissionDenied,
 )
-
-NOTIFY = Path(__file__).resolve().parents[2] / "examples" / "ci_notifier" / "notify.py"
 
 
 async def test_post_creates_message_as_token_user(clickclack_server: ClickClackHarness) -> None:
@@ -113,51 +107,3 @@ def test_hook_url_builds_the_channel_path() -> None:
     assert webhook.hook_url("http://h/api/hooks/mattermost/C9") == (
         "http://h/api/hooks/mattermost/C9"
     )
-
-
-async def _notify(env: dict[str, str], *args: str) -> trio.CompletedProcess[bytes]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("CLICKCLACK_")}
-    full.update(env)
-    with trio.fail_after(30):
-        return await trio.run_process(
-            [sys.executable, str(NOTIFY), *args],
-            env=full,
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
-
-
-async def test_ci_notifier_posts(clickclack_server: ClickClackHarness) -> None:
-    account = await clickclack_server.create_bot_account("CI")
-    done = await _notify(
-        {
-            "CLICKCLACK_SERVER": clickclack_server.url,
-            "CLICKCLACK_TOKEN": account.token,
-            "CLICKCLACK_CHANNEL": clickclack_server.general_id,
-        },
-        "build #42 passed",
-    )
-    assert done.returncode == 0, done.stderr
-    message_id = done.stdout.decode().strip()
-    owner = await clickclack_server.owner()
-    message = await owner.client.messages.get(message_id)
-    assert message.body == "build #42 passed"
-    assert message.author_id == account.user_id
-
-
-async def test_ci_notifier_reports_refusal(clickclack_server: ClickClackHarness) -> None:
-    done = await _notify(
-        {"CLICKCLACK_SERVER": clickclack_server.url, "CLICKCLACK_TOKEN": "cc_bad"},
-        "--channel",
-        clickclack_server.general_id,
-        "nope",
-    )
-    assert done.returncode == 1
-    assert b"AuthenticationError" in done.stderr
-
-
-async def test_ci_notifier_missing_settings() -> None:
-    done = await _notify({}, "hello")
-    assert done.returncode == 2
-    assert b"CLICKCLACK_TOKEN" in done.stderr

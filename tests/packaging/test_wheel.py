@@ -1,14 +1,17 @@
-"""The wheel installs cleanly in a fresh venv: the base install gives the client side only,
-the ``[server]`` extra adds a working ``clickclack serve`` (issue 8, packaging).
+"""``python -m build`` makes an sdist and a wheel (built from that sdist); the wheel installs
+cleanly in a fresh venv: the base install gives the client side only, ``[callbacks]`` adds
+what a bot needs to serve slash commands, ``[server]`` a working ``clickclack serve``
+(issue 8, packaging).
 
-Slow (builds a wheel, creates two venvs, installs from the configured package index), so it
-runs once per session through a module-scoped wheel.
+Slow (builds, creates venvs, installs from the configured package index), so the build runs
+once per module.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
 import venv
 from pathlib import Path
 
@@ -27,13 +30,37 @@ def _run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProc
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's wheel, built with ``pip wheel --no-deps`` into a temp dir."""
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output of ``python -m build`` (sdist, then the wheel built from the sdist), without
+    build isolation: the build backend comes from the test extra."""
     out = tmp_path_factory.mktemp("dist")
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", out, ROOT)
-    wheels = list(out.glob("clickclack-*.whl"))
+    _run(sys.executable, "-m", "build", "--no-isolation", "--outdir", out, ROOT)
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    wheels = list(dist.glob("clickclack-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
+
+
+def test_build_makes_an_sdist_with_the_sources_tests_and_examples(dist: Path) -> None:
+    [sdist] = dist.glob("clickclack-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for expected in (
+        "pyproject.toml",
+        "README.md",
+        "clickclack_sdk/py.typed",
+        "clickclack_bots/py.typed",
+        "server/clickclack_server/app.py",
+        "server/clickclack_server/db/migrations/0001_core.sql",
+        "examples/slash_bot/deploy.py",
+        "tests/examples/test_slash_bot.py",
+        "docs/cli.md",
+    ):
+        assert expected in names, expected
 
 
 def _fresh_venv(path: Path) -> Path:
@@ -83,6 +110,42 @@ def test_base_install_is_client_only(wheel: Path, tmp_path: Path) -> None:
     assert serve.stderr.strip().splitlines() == [
         "clickclack: the server is not installed (hypercorn); run: pip install 'clickclack[server]'"
     ]
+    # The callbacks extra: Hypercorn for a bot's slash/delivery endpoint, still no server.
+    _run(bin_dir / "python", "-m", "pip", "install", "--no-input", f"{wheel}[callbacks]")
+    installed = _installed(bin_dir)
+    assert "hypercorn" in installed and "starlette" not in installed, installed
+    _run(bin_dir / "python", "-c", CALLBACK_SMOKE, cwd=tmp_path)
+
+
+CALLBACK_SMOKE = """
+import httpx, trio
+from clickclack_bots import Bot, CallbackServer, SlashContext
+from clickclack_sdk import Client
+from clickclack_sdk.signing import signature_headers
+
+bot = Bot("smoke")
+
+@bot.slash("/ping")
+async def ping(ctx: SlashContext) -> str:
+    return "pong"
+
+async def main() -> None:
+    async with Client("http://127.0.0.1:9", token="ccb_x") as client:
+        server = CallbackServer(bot, client, secrets=["s"])
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(server.run)
+            body = (
+                b'{"command": "/ping", "text": "", "trigger_id": "inv_1", "channel_id": "chn_1",'
+                b' "workspace_id": "wsp_1", "user_id": "usr_1", "bot_user_id": "usr_2",'
+                b' "command_id": "cmd_1"}'
+            )
+            async with httpx.AsyncClient() as http:
+                answer = await http.post(url, content=body, headers=signature_headers("s", body))
+            assert answer.json() == {"response_type": "in_channel", "text": "pong"}, answer.text
+            nursery.cancel_scope.cancel()
+
+trio.run(main)
+"""
 
 
 def test_server_extra_gives_serve(wheel: Path, tmp_path: Path) -> None:

@@ -776,3 +776,21 @@ async def test_messages_and_dms_through_the_api(world: World) -> None:
         "/api/realtime/events", params={"workspace_id": world.workspace_id, "after_cursor": start}
     )
     assert pulled.json()["events"] == [channel_event]
+
+
+async def test_events_pruned_behind_the_hub_are_not_served_live(world: World) -> None:
+    """A prune from another process (``clickclack admin events prune``) empties the log while
+    the hub's ring still holds the events: a socket opened afterwards must not get them."""
+    everything = {"before": "2999-01-01T00:00:00Z"}
+    await world.db.write(realtime_store.prune_events, world.workspace_id, **everything)
+    async with open_socket(world, world.owner) as watching:  # the ring starts on an empty log
+        old = await touch(world, 3)
+        assert cursors(await take(watching, 3)) == cursors(old)
+        assert (
+            await world.db.write(realtime_store.prune_events, world.workspace_id, **everything) == 3
+        )
+        async with open_socket(world, world.owner) as fresh:
+            [new] = await touch(world)
+            got = await next_event(fresh)
+            assert got["cursor"] == new.cursor, (got, cursors(old), new.cursor)
+            assert (await next_event(watching))["cursor"] == new.cursor

@@ -342,6 +342,29 @@ class Hub:
                 topic.ring.extend(read.events)
             return len(read.events) == REPLAY_PAGE
 
+    async def revalidate_ring(self, workspace_id: str, position: str) -> None:
+        """Restart the workspace's ring when it holds events the log has lost.
+
+        Events deleted behind the hub's back (``clickclack admin events prune`` from another
+        process) may still sit in the ring, where a socket positioned before them, e.g. a new
+        one on a log pruned empty, would be served them. Pruning removes the oldest events, so
+        the ring is sound for ``position`` when its first event after ``position`` is still
+        logged; one indexed lookup, only when the ring has events for that socket at all.
+        Checked under the topic's lock, after any pump read in progress has landed.
+        """
+        topic = self._topics.get(workspace_id)
+        if topic is None:
+            return
+        async with topic.lock:
+            events = topic.ring.after(position) if topic.ring is not None else None
+            if not events:
+                return
+            tail = await self.db.read(store.tail_if_missing, workspace_id, events[0].cursor)
+            if tail is not None:
+                log.info("realtime: workspace %s lost logged events; ring restarted", workspace_id)
+                topic.ring = Ring(tail, self.ring_size)
+                topic.mark_dirty()
+
     async def _fresh_access(self, topic: Topic, audience: Audience) -> WorkspaceAccess:
         async with topic.lock:
             generation = self.generation

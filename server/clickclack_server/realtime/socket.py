@@ -181,3 +181,4 @@ async def _catch_up(sender: _Sender, db: Database, *, initial: bool) -> None:
     if initial and after and not start.after_visible and not sent:
         raise _Stop(RESYNC_REQUIRED)
     subscriber.position = max(subscriber.position, start.tail)
+    await sender.hub.revalidate_ring(subscriber.workspace_id, subscriber.position)

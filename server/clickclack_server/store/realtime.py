@@ -101,6 +101,14 @@ def _read_log_backward(tx: Tx, workspace_id: str, before: str | None, limit: int
     return _log_events(tx, tx.all(sql + " ORDER BY cursor DESC LIMIT ?", params))
 
 
+def tail_if_missing(tx: Tx, workspace_id: str, cursor: str) -> str | None:
+    """``None`` when ``cursor`` is still logged, else the log's newest cursor (the hub's
+    check that its ring was not pruned behind its back)."""
+    if tx.one("SELECT 1 FROM events WHERE workspace_id = ? AND cursor = ?", (workspace_id, cursor)):
+        return None
+    return newest_cursor(tx, workspace_id)
+
+
 def newest_cursor(tx: Tx, workspace_id: str) -> str:
     """The newest retained cursor of the workspace, "" when its log is empty."""
     cursor: str | None = tx.scalar(

@@ -8,7 +8,7 @@ pending migrations, does its work in one transaction and prints one documented l
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -442,34 +442,59 @@ def magic_link_create_command(
 # admin events prune
 
 
-def _prune(
+PRUNE_BATCH = 5_000
+"""Events deleted per transaction: a running server's writes wait at most one batch."""
+
+
+def _prune_bounds(
     tx: Tx,
     *,
     workspace: str,
     older_than_days: int | None,
     before: str | None,
     keep_latest: int | None,
-    progress: Progress,
-) -> int:
-    from clickclack_server.store.realtime import prune_events
+) -> tuple[str, Any]:
+    from clickclack_server.store.realtime import prune_bounds
 
     workspace_id = resolve_workspace(tx, workspace)
+    bounds = prune_bounds(
+        tx,
+        workspace_id,
+        older_than_days=older_than_days,
+        before=before,
+        keep_latest=keep_latest,
+    )
+    return workspace_id, bounds
 
-    def still_working() -> int:
-        progress.tick()
-        return 0
 
-    tx.conn.set_progress_handler(still_working, 50_000)
-    try:
-        return prune_events(
-            tx,
-            workspace_id,
-            older_than_days=older_than_days,
-            before=before,
-            keep_latest=keep_latest,
-        )
-    finally:
-        tx.conn.set_progress_handler(None, 0)
+def _prune(
+    database: Any,
+    *,
+    workspace: str,
+    older_than_days: int | None,
+    before: str | None,
+    keep_latest: int | None,
+    progress: Progress,
+    batch: int = PRUNE_BATCH,
+) -> int:
+    """Fix the cutoffs once, then delete in batches of ``batch`` events, each its own
+    transaction, so a server using the database keeps writing in between."""
+    from clickclack_server.store.realtime import prune_batch
+
+    workspace_id, bounds = database.write_sync(
+        _prune_bounds,
+        workspace=workspace,
+        older_than_days=older_than_days,
+        before=before,
+        keep_latest=keep_latest,
+    )
+    total = 0
+    while True:
+        count: int = database.write_sync(prune_batch, workspace_id, bounds, limit=batch)
+        total += count
+        progress.update(total, unit="events")
+        if count < batch:
+            return total
 
 
 @events_app.command("prune")
@@ -511,8 +536,8 @@ def events_prune_command(
         progress = Progress("pruning events")
         try:
             with open_admin_database(data, db, config) as database:
-                count = database.write_sync(
-                    _prune,
+                count = _prune(
+                    database,
                     workspace=workspace,
                     older_than_days=older_than_days,
                     before=before,

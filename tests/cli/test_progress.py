@@ -45,43 +45,55 @@ def test_progress_is_throttled() -> None:
     assert screen.getvalue().endswith("\r\x1b[K")
 
 
-def test_prune_ticks_while_sqlite_deletes(booted: Booted) -> None:
+def test_prune_deletes_in_batches_and_reports_each(booted: Booted) -> None:
     from clickclack_server.db import Database, Tx
     from clickclack_server.store.events import insert_event
 
     database = Database(booted.data.db_path, readers=1)
     try:
 
-        def seed(tx: Tx) -> None:
-            for index in range(3000):
+        def seed(tx: Tx) -> list[str]:
+            return [
                 insert_event(
                     tx,
                     workspace_id=booted.workspace_id,
                     type="channel.read",
                     payload={"index": index},
                     recipients=[booted.owner_id],
-                )
+                ).cursor
+                for index in range(3000)
+            ]
 
-        database.write_sync(seed)
-        ticks: list[float] = []
+        cursors = database.write_sync(seed)
+        reported: list[int] = []
+        commits: list[int] = []
 
         class Recorder(Progress):
-            def tick(self) -> None:
-                ticks.append(1.0)
+            def update(self, done: int, total: int | None = None, unit: str = "") -> None:
+                reported.append(done)
+                # Each batch is committed before it is reported: the rows are gone for others.
+                commits.append(
+                    database.read_sync(lambda tx: int(tx.scalar("SELECT count(*) FROM events")))
+                )
 
-        pruned = database.write_sync(
-            _prune,
+        pruned = _prune(
+            database,
             workspace="clickclack",
             older_than_days=None,
             before="2999-01-01T00:00:00Z",
-            keep_latest=None,
+            keep_latest=7,
             progress=Recorder("pruning events"),
+            batch=1000,
         )
-        assert pruned == 3000
-        assert ticks, "the SQLite progress handler never reported"
-        assert database.read_sync(lambda tx: tx.scalar("SELECT count(*) FROM events")) == 0
+        assert pruned == 2993
+        assert reported == [1000, 2000, 2993]
+        assert commits == [2000, 1000, 7]
+        remaining = database.read_sync(
+            lambda tx: [row[0] for row in tx.all("SELECT cursor FROM events ORDER BY cursor")]
+        )
+        assert remaining == cursors[-7:]
         assert (
-            database.read_sync(lambda tx: tx.scalar("SELECT count(*) FROM event_recipients")) == 0
+            database.read_sync(lambda tx: tx.scalar("SELECT count(*) FROM event_recipients")) == 7
         )
     finally:
         database.close()

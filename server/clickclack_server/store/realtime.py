@@ -484,7 +484,17 @@ def is_member(tx: Tx, workspace_id: str, user_id: str) -> bool:
 # Retention (protocol 4.8).
 
 
-def prune_events(
+@attrs.frozen
+class PruneBounds:
+    """What a prune deletes: events created before ``created_before`` and/or with a cursor
+    before ``cursor_before`` (both exclusive). ``nothing`` when no event qualifies."""
+
+    created_before: str | None = None
+    cursor_before: str | None = None
+    nothing: bool = False
+
+
+def prune_bounds(
     tx: Tx,
     workspace_id: str,
     *,
@@ -492,10 +502,10 @@ def prune_events(
     before: str | None = None,
     keep_latest: int | None = None,
     now_ns: int | None = None,
-) -> int:
-    """Delete the workspace's events created before the cutoff (``older_than_days`` ago, or
-    the RFC 3339 instant ``before``), except the newest ``keep_latest`` by cursor; recipient
-    rows cascade. With only ``keep_latest`` every older event goes. Returns how many went."""
+) -> PruneBounds:
+    """Fix a prune's cutoffs once (``older_than_days`` ago or the RFC 3339 instant
+    ``before``; the newest ``keep_latest`` by cursor always stay), so that deleting in
+    batches, each its own transaction, removes exactly what one statement would have."""
     if older_than_days is None and before is None and keep_latest is None:
         raise Invalid("one of --older-than-days, --before or --keep-latest is required")
     if older_than_days is not None and before is not None:
@@ -506,26 +516,69 @@ def prune_events(
         raise Invalid("--keep-latest must not be negative")
     if not tx.one("SELECT 1 FROM workspaces WHERE id = ?", (workspace_id,)):
         raise NotFound()
-    where = ["workspace_id = ?"]
-    params: list[object] = [workspace_id]
+    created_before: str | None = None
     if older_than_days is not None:
         now = time.time_ns() if now_ns is None else now_ns
-        where.append("created_at < ?")
-        params.append(ids.format_ns(now - older_than_days * 86_400 * 1_000_000_000))
+        created_before = ids.format_ns(now - older_than_days * 86_400 * 1_000_000_000)
     elif before is not None:
         try:
             cutoff = ids.parse_rfc3339_ns(before)
         except ValueError:
             raise Invalid(f"invalid --before {before!r}; expected RFC 3339") from None
-        where.append("created_at < ?")
-        params.append(ids.format_ns(cutoff))
+        created_before = ids.format_ns(cutoff)
+    cursor_before: str | None = None
     if keep_latest:
-        oldest_kept: str | None = tx.scalar(
+        cursor_before = tx.scalar(
             "SELECT cursor FROM events WHERE workspace_id = ? ORDER BY cursor DESC LIMIT 1 OFFSET ?",
             (workspace_id, keep_latest - 1),
         )
-        if oldest_kept is None:
-            return 0
+        if cursor_before is None:
+            return PruneBounds(nothing=True)
+    return PruneBounds(created_before=created_before, cursor_before=cursor_before)
+
+
+def prune_batch(tx: Tx, workspace_id: str, bounds: PruneBounds, *, limit: int | None = None) -> int:
+    """Delete up to ``limit`` (all when ``None``) of the oldest events within ``bounds``;
+    recipient rows cascade. Returns how many went (fewer than ``limit``: done)."""
+    if bounds.nothing:
+        return 0
+    where = ["workspace_id = ?"]
+    params: list[object] = [workspace_id]
+    if bounds.created_before is not None:
+        where.append("created_at < ?")
+        params.append(bounds.created_before)
+    if bounds.cursor_before is not None:
         where.append("cursor < ?")
-        params.append(oldest_kept)
-    return tx.execute(f"DELETE FROM events WHERE {' AND '.join(where)}", params).rowcount
+        params.append(bounds.cursor_before)
+    condition = " AND ".join(where)
+    if limit is None:
+        return tx.execute(f"DELETE FROM events WHERE {condition}", params).rowcount
+    return tx.execute(
+        f"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE {condition} "
+        "ORDER BY cursor LIMIT ?)",
+        [*params, limit],
+    ).rowcount
+
+
+def prune_events(
+    tx: Tx,
+    workspace_id: str,
+    *,
+    older_than_days: int | None = None,
+    before: str | None = None,
+    keep_latest: int | None = None,
+    now_ns: int | None = None,
+) -> int:
+    """Delete the workspace's events created before the cutoff (``older_than_days`` ago, or
+    the RFC 3339 instant ``before``), except the newest ``keep_latest`` by cursor, in one
+    statement; recipient rows cascade. With only ``keep_latest`` every older event goes.
+    Returns how many went. (``clickclack admin events prune`` deletes in batches instead.)"""
+    bounds = prune_bounds(
+        tx,
+        workspace_id,
+        older_than_days=older_than_days,
+        before=before,
+        keep_latest=keep_latest,
+        now_ns=now_ns,
+    )
+    return prune_batch(tx, workspace_id, bounds)

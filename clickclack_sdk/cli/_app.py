@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -109,8 +110,8 @@ def serve(
     except ImportError as exc:  # the [server] extra is missing (hypercorn, starlette, ...)
         fail(f"the server is not installed ({exc.name}); run: pip install 'clickclack[server]'")
     try:
-        trio.run(run_server, cfg)
-    except KeyboardInterrupt:
+        trio.run(partial(run_server, cfg, handle_signals=True))
+    except KeyboardInterrupt:  # a second Ctrl-C during the graceful shutdown
         pass
     except (ConfigError, OSError) as exc:
         fail(str(exc))

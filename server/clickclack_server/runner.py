@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from clickclack_server import deliveries
 from clickclack_server.app import create_app
 from clickclack_server.config import Config
 from clickclack_server.db import Database
+from clickclack_server.realtime.closes import SHUTTING_DOWN
 from clickclack_server.server import Server
 from clickclack_server.store.users import BootstrapResult, bootstrap
 
@@ -59,9 +61,15 @@ async def run_server(
     config: Config,
     *,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    handle_signals: bool = False,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled (or ``shutdown_trigger`` returns); reports a :class:`Running`."""
+    """Serve until cancelled (or ``shutdown_trigger`` returns); reports a :class:`Running`.
+
+    When ``shutdown_trigger`` returns, open realtime sockets are closed with 1001 "server
+    shutting down" at once, then Hypercorn lets in-flight requests finish (up to 5 s).
+    ``handle_signals`` makes SIGINT/SIGTERM that trigger (a second signal stops at once).
+    """
     server, boot = open_server(config)
     host, port = config.host_port
     hconfig = HypercornConfig()
@@ -71,6 +79,15 @@ async def run_server(
     hconfig.keep_alive_timeout = 75
     hconfig.graceful_timeout = 5
     app = create_app(server)
+    trigger = shutdown_trigger or (_signalled if handle_signals else None)
+
+    async def shut_down_when_triggered() -> None:
+        if trigger is None:
+            await trio.sleep_forever()
+        else:
+            await trigger()
+        server.hub.close_all(SHUTTING_DOWN)
+
     try:
         async with (
             server.hub.open_service(),
@@ -79,7 +96,7 @@ async def run_server(
         ):
             binds: list[str] = await nursery.start(
                 lambda task_status: hypercorn_serve(
-                    app, hconfig, shutdown_trigger=shutdown_trigger, task_status=task_status
+                    app, hconfig, shutdown_trigger=shut_down_when_triggered, task_status=task_status
                 )
             )
             url = binds[0].replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]")
@@ -91,3 +108,11 @@ async def run_server(
             )
     finally:
         server.db.close()
+
+
+async def _signalled() -> None:
+    """Return on the first SIGINT or SIGTERM (the default handlers come back afterwards)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            log.info("%s: shutting down", signal.Signals(signum).name)
+            return

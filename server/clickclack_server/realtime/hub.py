@@ -35,6 +35,7 @@ from clickclack_server.realtime.closes import (
     REPLAY_INTERRUPTED,
     SHUTTING_DOWN,
     VERIFICATION_UNAVAILABLE,
+    Close,
 )
 from clickclack_server.realtime.frames import frame_of
 from clickclack_server.realtime.limits import RECHECK_INTERVAL, REPLAY_PAGE, RING_SIZE, WAKE_SLICE
@@ -151,6 +152,12 @@ class Hub:
                     topic.cancel_scope.cancel()
                 self._topics.clear()
                 nursery.cancel_scope.cancel()
+
+    def close_all(self, close: Close) -> None:
+        """Ask every open socket to close with ``close`` (e.g. 1001 when the server stops)."""
+        for topic in self._topics.values():
+            for subscriber in topic.subscribers:
+                subscriber.close(close)
 
     @property
     def recheck_interval(self) -> float:

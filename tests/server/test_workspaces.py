@@ -190,3 +190,25 @@ async def test_bot_sees_only_token_workspace(world: World) -> None:
     missing_scope = await narrow.get("/api/workspaces")
     assert missing_scope.status_code == 403
     assert missing_scope.json() == {"error": "bot token is missing scope workspaces:read"}
+
+
+async def test_deleting_a_workspace_removes_its_upload_files(world: World) -> None:
+    from tests.server.test_uploads import upload
+
+    space = await world.workspace("Doomed")
+    kept = await upload(world.owner, world.workspace_id, b"stays")
+    doomed = [await upload(world.owner, space, f"file {n}".encode()) for n in range(3)]
+    uploads_dir = world.running.server.uploads_dir
+
+    def files() -> set[str]:
+        return {path.read_text() for path in uploads_dir.rglob("*") if path.is_file()}
+
+    assert files() >= {"stays", "file 0", "file 1", "file 2"}
+    deleted = await world.owner.delete(f"/api/workspaces/{space}")
+    assert deleted.status_code == 204
+    assert files() == {"stays"}
+    for body in doomed:
+        gone = await world.owner.get(f"/api/uploads/{body['upload']['id']}")
+        assert gone.status_code in (400, 404)
+    still = await world.owner.get(f"/api/uploads/{kept['upload']['id']}")
+    assert still.status_code == 200 and still.content == b"stays"

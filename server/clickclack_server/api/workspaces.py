@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 from clickclack_server.errors import Invalid
 from clickclack_server.http import json_response, parse_int, read_json
 from clickclack_server.server import current
+from clickclack_server.storage import BlobStore
 from clickclack_server.store import workspaces as store
 
 
@@ -56,7 +57,12 @@ async def update_workspace(request: Request) -> Response:
 async def delete_workspace(request: Request) -> Response:
     server, actor = await current(request)
     actor.forbid_bot("bot tokens cannot delete workspaces")
-    await server.db.write(store.delete, request.path_params["workspace_id"], actor.user_id)
+    keys = await server.db.write(store.delete, request.path_params["workspace_id"], actor.user_id)
+    # The rows are gone (committed); their files follow. A crash in between leaves orphan
+    # files, never a row without its file.
+    blobs = BlobStore(server.uploads_dir)
+    for key in keys:
+        await blobs.delete(key)
     return Response(status_code=204)
 
 

@@ -119,11 +119,20 @@ def update(
     return get_for_user(tx, workspace_id, user_id), event
 
 
-def delete(tx: Tx, workspace_id: str, user_id: str) -> None:
+def delete(tx: Tx, workspace_id: str, user_id: str) -> list[str]:
+    """Delete the workspace and everything in it (rows cascade); returns the storage keys of
+    its upload files, for the caller to remove once the deletion is committed."""
     require_owner(tx, workspace_id, user_id)
+    keys = [
+        str(row["storage_path"])
+        for row in tx.all(
+            "SELECT storage_path FROM uploads WHERE workspace_id = ?", (workspace_id,)
+        )
+    ]
     tx.execute("DELETE FROM bot_tokens WHERE workspace_id = ?", (workspace_id,))
     tx.execute("DELETE FROM workspaces WHERE id = ?", (workspace_id,))
     tx.mark_changed("auth")
+    return keys
 
 
 def transfer_ownership(

@@ -8,6 +8,9 @@ authenticated caller.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,6 +23,25 @@ from clickclack_server.store.events import DURABLE_EVENT_TYPES
 
 SLASH_BOT_MESSAGE = "bot tokens cannot manage slash commands"
 SUBSCRIPTION_BOT_MESSAGE = "bot tokens cannot manage event subscriptions"
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _managed(
+    fn: Callable[..., Any], param: str, key: str, refusal: str, *, write: bool = True
+) -> Endpoint:
+    """A human-only endpoint running ``fn(tx, <path param>, user_id)`` and answering
+    ``{key: result}``: the list, revoke and rotate-secret shapes both registrations share."""
+
+    async def endpoint(request: Request) -> Response:
+        server, actor = await current(request)
+        actor.forbid_bot(refusal)
+        run = server.db.write if write else server.db.read
+        result = await run(fn, request.path_params[param], actor.user_id)
+        return json_response({key: result})
+
+    return endpoint
 
 
 # Slash commands.
@@ -42,31 +64,15 @@ async def create_slash_command(request: Request) -> Response:
     return json_response({"slash_command": command}, 201)
 
 
-async def list_slash_commands(request: Request) -> Response:
-    server, actor = await current(request)
-    actor.forbid_bot(SLASH_BOT_MESSAGE)
-    commands = await server.db.read(
-        store.list_slash_commands, request.path_params["workspace_id"], actor.user_id
-    )
-    return json_response({"slash_commands": commands})
-
-
-async def revoke_slash_command(request: Request) -> Response:
-    server, actor = await current(request)
-    actor.forbid_bot(SLASH_BOT_MESSAGE)
-    command = await server.db.write(
-        store.revoke_slash_command, request.path_params["command_id"], actor.user_id
-    )
-    return json_response({"slash_command": command})
-
-
-async def rotate_slash_command_secret(request: Request) -> Response:
-    server, actor = await current(request)
-    actor.forbid_bot(SLASH_BOT_MESSAGE)
-    command = await server.db.write(
-        store.rotate_slash_command_secret, request.path_params["command_id"], actor.user_id
-    )
-    return json_response({"slash_command": command})
+list_slash_commands = _managed(
+    store.list_slash_commands, "workspace_id", "slash_commands", SLASH_BOT_MESSAGE, write=False
+)
+revoke_slash_command = _managed(
+    store.revoke_slash_command, "command_id", "slash_command", SLASH_BOT_MESSAGE
+)
+rotate_slash_command_secret = _managed(
+    store.rotate_slash_command_secret, "command_id", "slash_command", SLASH_BOT_MESSAGE
+)
 
 
 # Event subscriptions.
@@ -92,33 +98,25 @@ async def create_event_subscription(request: Request) -> Response:
     return json_response({"event_subscription": subscription}, 201)
 
 
-async def list_event_subscriptions(request: Request) -> Response:
-    server, actor = await current(request)
-    actor.forbid_bot(SUBSCRIPTION_BOT_MESSAGE)
-    subscriptions = await server.db.read(
-        store.list_event_subscriptions, request.path_params["workspace_id"], actor.user_id
-    )
-    return json_response({"event_subscriptions": subscriptions})
-
-
-async def revoke_event_subscription(request: Request) -> Response:
-    server, actor = await current(request)
-    actor.forbid_bot(SUBSCRIPTION_BOT_MESSAGE)
-    subscription = await server.db.write(
-        store.revoke_event_subscription, request.path_params["subscription_id"], actor.user_id
-    )
-    return json_response({"event_subscription": subscription})
-
-
-async def rotate_event_subscription_secret(request: Request) -> Response:
-    server, actor = await current(request)
-    actor.forbid_bot(SUBSCRIPTION_BOT_MESSAGE)
-    subscription = await server.db.write(
-        store.rotate_event_subscription_secret,
-        request.path_params["subscription_id"],
-        actor.user_id,
-    )
-    return json_response({"event_subscription": subscription})
+list_event_subscriptions = _managed(
+    store.list_event_subscriptions,
+    "workspace_id",
+    "event_subscriptions",
+    SUBSCRIPTION_BOT_MESSAGE,
+    write=False,
+)
+revoke_event_subscription = _managed(
+    store.revoke_event_subscription,
+    "subscription_id",
+    "event_subscription",
+    SUBSCRIPTION_BOT_MESSAGE,
+)
+rotate_event_subscription_secret = _managed(
+    store.rotate_event_subscription_secret,
+    "subscription_id",
+    "event_subscription",
+    SUBSCRIPTION_BOT_MESSAGE,
+)
 
 
 def delivery_limit(raw: str | None) -> int:

@@ -16,6 +16,7 @@ from clickclack_sdk._models import (
     Channel,
     Event,
     MagicLink,
+    MemberModeration,
     Message,
     ReactionSummary,
     SearchHit,
@@ -92,6 +93,14 @@ class WorkspaceChanged:
     """An updated workspace (or one whose ownership moved) with its event."""
 
     workspace: Workspace
+    event: Event
+
+
+@attrs.frozen(kw_only=True)
+class MemberModerationChanged:
+    """A moderated member's new state with its private ``member.moderation_updated`` event."""
+
+    member: MemberModeration
     event: Event
 
 

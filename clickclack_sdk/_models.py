@@ -286,6 +286,27 @@ class WorkspaceMember:
 
 
 @attrs.frozen(kw_only=True)
+class MemberModeration:
+    """A member's moderation state, as workspace managers see it.
+
+    ``posts_remaining``/``post_limit`` are the guest waiting-room budget (both 0 for other
+    roles). ``timeout_until`` may lie in the past (an expired timeout); ``blocked_at`` is set
+    while the member is blocked. ``moderation_by``/``moderation_at`` name the last change.
+    """
+
+    workspace_id: str
+    user: User
+    role: str
+    posts_remaining: int
+    post_limit: int
+    timeout_until: str | None = None
+    blocked_at: str | None = None
+    moderation_note: str | None = None
+    moderation_by: str | None = None
+    moderation_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class HighlightRange:
     """A highlighted span of a search snippet, in code points, end exclusive."""
 

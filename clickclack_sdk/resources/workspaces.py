@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 from typing import Any
 
-from clickclack_sdk._envelopes import MemberPage, WorkspaceChanged
+from clickclack_sdk._envelopes import MemberModerationChanged, MemberPage, WorkspaceChanged
 from clickclack_sdk._errors import NotFound
-from clickclack_sdk._models import Workspace, WorkspaceMember
+from clickclack_sdk._models import MemberModeration, Workspace, WorkspaceMember
 from clickclack_sdk._paging import Pager
 from clickclack_sdk._refs import Ref, seg
 from clickclack_sdk.resources._base import Resource
@@ -123,23 +124,59 @@ class WorkspacesResource(Resource):
 
         return Pager(fetch, "")
 
-    async def moderation_members(self, workspace: Ref) -> builtins.list[dict[str, Any]]:
-        """``GET /api/workspaces/{id}/moderation/members`` (managers): moderation state per
-        member, as raw objects (the protocol does not pin their fields down)."""
-        response = await self._client.request(
-            "GET", f"/api/workspaces/{seg(workspace)}/moderation/members"
+    async def moderation_members(self, workspace: Ref) -> builtins.list[MemberModeration]:
+        """``GET /api/workspaces/{id}/moderation/members``: every member with their timeout,
+        block, note and guest post budget. Only owners and moderators who are not themselves
+        restricted may read it (bot users have role ``bot``): others get
+        :class:`PermissionDenied`."""
+        return await self._client.call(
+            "GET",
+            f"/api/workspaces/{seg(workspace)}/moderation/members",
+            builtins.list[MemberModeration],
+            "members",
         )
-        members: builtins.list[dict[str, Any]] = response.json()["members"]
-        return members
 
-    async def moderate_member(self, workspace: Ref, user: Ref, **changes: Any) -> dict[str, Any]:
-        """``PATCH /api/workspaces/{id}/moderation/members/{user}`` with any of ``role``,
-        ``timeout_until``, ``timeout_minutes``, ``clear_timeout``, ``blocked``,
-        ``moderation_note``; answers the raw ``{"member", "event"}`` object."""
-        response = await self._client.request(
+    async def moderate_member(
+        self,
+        workspace: Ref,
+        user: Ref,
+        *,
+        role: str | None = None,
+        timeout_until: str | datetime | None = None,
+        timeout_minutes: int | None = None,
+        clear_timeout: bool = False,
+        blocked: bool | None = None,
+        note: str | None = None,
+    ) -> MemberModerationChanged:
+        """``PATCH /api/workspaces/{id}/moderation/members/{user}`` (human managers only).
+
+        Only the arguments given are sent. ``role`` is ``moderator``, ``member`` or ``guest``
+        (below the caller's own role); ``timeout_until`` (an RFC 3339 string or an aware
+        ``datetime``) or ``timeout_minutes`` time the member out; ``clear_timeout`` ends a
+        timeout; ``blocked`` blocks or unblocks; ``note`` replaces the moderation note ("" clears
+        it). Timed-out and blocked members keep reading but cannot write. Not retried: a repeat
+        would move a relative timeout and write a second event.
+        """
+        body: dict[str, Any] = {}
+        if role is not None:
+            body["role"] = role
+        if isinstance(timeout_until, datetime):
+            if timeout_until.tzinfo is None:
+                raise ValueError("timeout_until needs a time zone")
+            body["timeout_until"] = timeout_until.isoformat()
+        elif timeout_until is not None:
+            body["timeout_until"] = timeout_until
+        if timeout_minutes is not None:
+            body["timeout_minutes"] = timeout_minutes
+        if clear_timeout:
+            body["clear_timeout"] = True
+        if blocked is not None:
+            body["blocked"] = blocked
+        if note is not None:
+            body["moderation_note"] = note
+        return await self._client.call(
             "PATCH",
             f"/api/workspaces/{seg(workspace)}/moderation/members/{seg(user)}",
-            json=changes,
+            MemberModerationChanged,
+            json=body,
         )
-        result: dict[str, Any] = response.json()
-        return result

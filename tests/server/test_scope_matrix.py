@@ -13,6 +13,8 @@ each principal must get:
 - any bot token on a human-only row -> 403;
 - a ``bot:admin`` bot of ANOTHER workspace on a workspace-scoped row -> 403
   ``bot token cannot access this workspace``;
+- a bot token past those checks on a row whose store rule admits no bot user (``bot_refusal``)
+  -> 403 with that text;
 - everyone else -> the success status.
 
 Refused cells must also write nothing (a fingerprint of row counts is compared). Every case
@@ -98,7 +100,9 @@ class Endpoint:
     :meth:`Scene.fill`. ``access`` is the bot scopes needed (all of them, in protocol order),
     ``HUMAN``, ``BOT_ONLY`` (with the scopes in ``scopes``) or :class:`Public`. ``prepare``
     names state to create even though the request does not mention it (the message a by-nonce
-    lookup should find). ``key`` is a field the success envelope must carry.
+    lookup should find). ``key`` is a field the success envelope must carry. ``bot_refusal``
+    is the 403 text a bot token gets after passing the scope and workspace checks, on rows
+    whose role rule no bot user meets (the moderation roster: active managers only).
     """
 
     method: str
@@ -115,6 +119,7 @@ class Endpoint:
     form: Mapping[str, str] | None = None
     upload: bool = False
     key: str | None = None
+    bot_refusal: str | None = None
 
     @property
     def id(self) -> str:
@@ -199,6 +204,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         json={"user_id": "{member2}"},
     ),
     ep("GET", WS + "/members", ("workspaces:read",), key="members"),
+    ep(
+        "GET",
+        WS + "/moderation/members",
+        ("workspaces:read",),
+        key="members",
+        manager=True,
+        bot_refusal="moderation restriction",
+    ),
+    ep(
+        "PATCH",
+        WS + "/moderation/members/{member2}",
+        HUMAN,
+        key="member",
+        manager=True,
+        json={"moderation_note": "watch this one"},
+    ),
     # Channels and routes (3.6, 1.2).
     ep("GET", WS + "/channels", ("channels:read",), key="channels"),
     ep(
@@ -579,6 +600,8 @@ def expected(row: Endpoint, principal: str) -> tuple[int, str | None]:
         return 403, f"bot token is missing scope {missing}"
     if principal == OTHER_BOT and row.workspace_scoped:
         return 403, WORKSPACE_DENIED
+    if row.bot_refusal is not None:
+        return 403, row.bot_refusal
     return row.ok, None
 
 
@@ -1113,12 +1136,14 @@ async def test_agent_activity_needs_a_bot_token(world: World) -> None:
     assert published.json()["event"]["payload"]["user_id"] == agent.user_id
 
 
-# The 3.1 texts, plus the one docs/protocol-notes.md records for channel updates.
+# The 3.1 texts, plus the one docs/protocol-notes.md records for channel updates, and the
+# reference server's text for the moderation endpoints (managers who may act only).
 MANAGER_DENIALS = frozenset(
     {
         "workspace manager permission required",
         "workspace owner permission required",
         "channel admin permission required",
+        "moderation restriction",
     }
 )
 
@@ -1167,6 +1192,7 @@ def _template(path: str) -> str:
         "{managed_token}": "{token_id}",
         "{slash_command}": "{command_id}",
         "{subscription}": "{subscription_id}",
+        "{member2}": "{user_id}",
         "{ws_route}": "{workspace_route_id}",
         "{channel_route}": "{target_route_id}",
         "{dm_route}": "{target_route_id}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from clickclack_sdk import Client, InvalidRequest, NotFound, PermissionDenied
@@ -85,24 +84,3 @@ async def test_bot_sees_its_workspace_only(world: World, client_for: ClientFacto
         with pytest.raises(PermissionDenied) as caught:
             await client.workspaces.get(other)
     assert caught.value.error == "bot token cannot access this workspace"
-
-
-async def test_moderation_requests_use_the_protocol_paths() -> None:
-    seen: list[httpx.Request] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if request.method == "GET":
-            return httpx.Response(200, json={"members": [{"user_id": "usr_1", "role": "member"}]})
-        return httpx.Response(200, json={"member": {"user_id": "usr_1"}, "event": {}})
-
-    async with Client("http://cc.test", token="t", transport=httpx.MockTransport(answer)) as client:
-        members = await client.workspaces.moderation_members("wsp_1")
-        result = await client.workspaces.moderate_member("wsp_1", "usr_1", blocked=True)
-    assert members == [{"user_id": "usr_1", "role": "member"}]
-    assert result["member"] == {"user_id": "usr_1"}
-    assert [(r.method, r.url.path) for r in seen] == [
-        ("GET", "/api/workspaces/wsp_1/moderation/members"),
-        ("PATCH", "/api/workspaces/wsp_1/moderation/members/usr_1"),
-    ]
-    assert seen[1].content == b'{"blocked":true}'

@@ -271,18 +271,21 @@ def _replay(
     return Created(message=message, events=[], thread_state=state, replayed=True)
 
 
-def spend_guest_budget(tx: Tx, workspace_id: str, user_id: str, role: str) -> None:
-    """Guests share one rolling budget across posts, replies and slash-command invocations."""
-    if role != "guest":
-        return
+def guest_posts_today(tx: Tx, workspace_id: str, user_id: str) -> int:
+    """Posts, replies and slash-command invocations of the user in the rolling day."""
     since = ids.format_ns(time.time_ns() - DAY_NS)
-    posted = tx.scalar(
+    posted: int = tx.scalar(
         "SELECT (SELECT count(*) FROM messages WHERE workspace_id = ? AND author_id = ? AND created_at > ?)"
         " + (SELECT count(*) FROM slash_command_invocations "
         "WHERE workspace_id = ? AND user_id = ? AND created_at > ?)",
         (workspace_id, user_id, since, workspace_id, user_id, since),
     )
-    if posted >= GUEST_POST_BUDGET:
+    return posted
+
+
+def spend_guest_budget(tx: Tx, workspace_id: str, user_id: str, role: str) -> None:
+    """Guests share one rolling budget across posts, replies and slash-command invocations."""
+    if role == "guest" and guest_posts_today(tx, workspace_id, user_id) >= GUEST_POST_BUDGET:
         raise RateLimited("waiting room post limit reached")
 
 

@@ -29,7 +29,7 @@ from clickclack_server.store.access import (
     require_not_restricted,
 )
 from clickclack_server.store.events import insert_event
-from clickclack_server.store.messages import GUEST_POST_BUDGET
+from clickclack_server.store.messages import GUEST_POST_BUDGET, guest_posts_today
 from clickclack_server.store.rows import USER_COLUMNS, user_from_row
 from clickclack_server.store.workspaces import ROLE_ORDER
 
@@ -81,23 +81,11 @@ def _require_active_manager(tx: Tx, workspace_id: str, user_id: str) -> str:
     return role
 
 
-def _guest_posts(tx: Tx, workspace_id: str, user_id: str) -> int:
-    """Posts and slash commands the guest made in the rolling day (the waiting-room budget)."""
-    since = ids.format_ns(time.time_ns() - DAY_NS)
-    posted: int = tx.scalar(
-        "SELECT (SELECT count(*) FROM messages WHERE workspace_id = ? AND author_id = ? "
-        "AND created_at > ?) + (SELECT count(*) FROM slash_command_invocations "
-        "WHERE workspace_id = ? AND user_id = ? AND created_at > ?)",
-        (workspace_id, user_id, since, workspace_id, user_id, since),
-    )
-    return posted
-
-
 def _member_from_row(tx: Tx, workspace_id: str, row: sqlite3.Row) -> MemberModeration:
     remaining = limit = 0
     if row["role"] == "guest":
         limit = GUEST_POST_BUDGET
-        remaining = max(0, limit - _guest_posts(tx, workspace_id, row["id"]))
+        remaining = max(0, limit - guest_posts_today(tx, workspace_id, row["id"]))
     return MemberModeration(
         workspace_id=workspace_id,
         user=user_from_row(row),

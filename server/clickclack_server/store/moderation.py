@@ -40,7 +40,6 @@ ACCEPTED_ROLES = frozenset({"owner", "moderator", "member", "guest"})
 """Role names a patch may carry (``bot`` is never assignable; ``owner`` is refused later)."""
 MAX_TIMEOUT_MINUTES = 100 * 365 * 24 * 60
 """A century: far beyond any real timeout, well inside what every timestamp type can hold."""
-DAY_NS = 24 * 3600 * 1_000_000_000
 MINUTE_NS = 60 * 1_000_000_000
 
 _RFC3339 = re.compile(

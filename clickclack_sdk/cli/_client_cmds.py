@@ -8,6 +8,7 @@ bodies only, so ``clickclack --help`` never loads them.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ channels_app = client_app("List the channels of a workspace.")
 messages_app = client_app("Send, list and follow channel messages.")
 threads_app = client_app("Open threads and reply in them.")
 reactions_app = client_app("Add and remove emoji reactions.")
+events_app = client_app("Follow the durable events of a workspace.")
 
 
 # Running a command.
@@ -206,8 +208,16 @@ def author_name(message: Message) -> str:
 # Message bodies.
 
 
-def read_body(words: list[str] | None, body: str | None, file: Path | None, stdin: bool) -> str:
-    """The message body from exactly one of ``--body``, ``--file``, ``--stdin`` or the words."""
+def read_body(
+    words: list[str] | None,
+    body: str | None,
+    file: Path | None,
+    stdin: bool,
+    *,
+    required: str = "message body is required",
+) -> str:
+    """The message body from exactly one of ``--body``, ``--file``, ``--stdin`` or the words;
+    ``required`` starts the usage error for an empty one."""
     given = [
         name
         for name, present in (
@@ -237,7 +247,7 @@ def read_body(words: list[str] | None, body: str | None, file: Path | None, stdi
     else:
         text = " ".join(words or [])
     if not text.strip():
-        raise CliError("message body is required (words, --body, --file or --stdin)", EXIT_USAGE)
+        raise CliError(f"{required} (words, --body, --file or --stdin)", EXIT_USAGE)
     return text
 
 
@@ -525,6 +535,113 @@ def messages_list(
     run_client(ctx, body)
 
 
+# Following: messages tail, events tail (the work is in _tail, loaded only when they run).
+
+
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Start at now, beginning or a cur_... cursor (overrides the saved cursor).",
+    ),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option("--name", help="Name of the cursor file (default: derived from the selection)."),
+]
+NoFollowOpt = Annotated[
+    bool,
+    typer.Option("--no-follow", help="Print what is there up to the current tail, then exit."),
+]
+NoSaveOpt = Annotated[
+    bool, typer.Option("--no-save", help="Neither read nor write the cursor file.")
+]
+
+
+def _tail(
+    ctx: typer.Context,
+    command: str,
+    start: str | None,
+    name: str | None,
+    no_follow: bool,
+    no_save: bool,
+    types: list[str] | None = None,
+) -> None:
+    """Check a tail command line, then run it (output is always NDJSON)."""
+    flags = flags_of(ctx)
+    with reported_client_errors():
+        from clickclack_sdk.cli._tail import (
+            TailOptions,
+            check_from,
+            check_name,
+            check_types,
+            tail_command,
+        )
+
+        if flags.plain:
+            raise CliError(
+                "--plain is not supported here: tail output is always NDJSON (--json is accepted)",
+                EXIT_USAGE,
+            )
+        if no_save and name is not None:
+            raise CliError("--name and --no-save cannot be combined", EXIT_USAGE)
+        options = TailOptions(
+            command=command,
+            start=check_from(start),
+            name=check_name(name),
+            follow=not no_follow,
+            save=not no_save,
+            types=check_types(types),
+            by_channel=bool((flags.channel or os.environ.get("CLICKCLACK_CHANNEL", "")).strip()),
+        )
+
+    async def body(session: Session) -> None:
+        await tail_command(session, options)
+
+    run_client(ctx, body)
+
+
+@messages_app.command("tail")
+def messages_tail(
+    ctx: typer.Context,
+    start: FromOpt = None,
+    name: NameOpt = None,
+    no_follow: NoFollowOpt = False,
+    no_save: NoSaveOpt = False,
+) -> None:
+    """Stream the messages of --channel as NDJSON, thread replies included.
+
+    One line per change, flushed: {"type": "message.created" | "message.updated" |
+    "message.deleted", "cursor": "cur_...", "message": {...}}. Resumes after the cursor
+    saved in the state dir (first run: only new messages); a cursor that cannot be resumed
+    prints {"type": "resync", "cursor": ...} and goes on from the current tail. Follows
+    until Ctrl-C or SIGTERM (exit 0); --no-follow stops at the current tail. Output is
+    always NDJSON (--json is accepted, --plain refused).
+    """
+    _tail(ctx, "messages tail", start, name, no_follow, no_save)
+
+
+@events_app.command("tail")
+def events_tail(
+    ctx: typer.Context,
+    start: FromOpt = None,
+    name: NameOpt = None,
+    no_follow: NoFollowOpt = False,
+    no_save: NoSaveOpt = False,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", metavar="<str>", help="Only events of this type (repeatable)."),
+    ] = None,
+) -> None:
+    """Stream the durable events of --workspace visible to you as NDJSON.
+
+    One line per event, flushed: {"type": "...", "cursor": "cur_...", "event": {...}}.
+    --type keeps only those types; --channel keeps only that channel's events. Cursor,
+    resync, --from, --no-follow and --no-save work as for `messages tail`.
+    """
+    _tail(ctx, "events tail", start, name, no_follow, no_save, types)
+
+
 # Threads.
 
 
@@ -665,6 +782,58 @@ def reactions_remove(ctx: typer.Context, message: MessageArg, emoji: EmojiArg) -
     _react(ctx, message, emoji, add=False)
 
 
+# Slash commands.
+
+
+def split_slash(text: str) -> tuple[str, str]:
+    """``"/deploy staging now"`` -> ``("/deploy", "staging now")``: the first word is the
+    command (a missing leading ``/`` is added), the trimmed rest its text."""
+    parts = text.strip().split(maxsplit=1)
+    command = parts[0] if parts else ""
+    command = command if command.startswith("/") else "/" + command
+    if command == "/":
+        raise CliError("a slash command name is required, e.g. /deploy", EXIT_USAGE)
+    return command, parts[1].strip() if len(parts) > 1 else ""
+
+
+def slash(
+    ctx: typer.Context,
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(help="The command and its text, e.g. /deploy staging.", show_default=False),
+    ] = None,
+    body: Annotated[str | None, typer.Option("--body", help="The command and its text.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Read the command and its text from this file (- for stdin)."),
+    ] = None,
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the command and its text from standard input.")
+    ] = False,
+) -> None:
+    """Run a slash command (/deploy staging) in --channel.
+
+    The first word is the command, the rest its text. Prints the answer's text, then
+    `posted <id> to #<channel>` when a message was posted; --plain prints the text only
+    and --json the whole answer {response_type, text, message, event, invocation}.
+    """
+    with reported_client_errors():
+        text = read_body(words, body, file, stdin, required="a slash command is required")
+        command, rest = split_slash(text)
+
+    async def run(session: Session) -> None:
+        channel = await session.channel()
+        result = await session.client.hooks.slash(channel, command, rest)
+        posted = result.message is not None and bool(result.message.id)
+        lines = [result.text] if result.text else []
+        human = list(lines)
+        if posted and result.message is not None:
+            human.append(f"posted {result.message.id} to #{channel.name}")
+        emit(session.output, human=human, plain=lines, data=result)
+
+    run_client(ctx, run)
+
+
 ROOT_EPILOG = """\b
 Client commands take these global flags, before or after the command:
   --server URL       Server (CLICKCLACK_SERVER; default http://localhost:8080)
@@ -687,6 +856,7 @@ def register(app: typer.Typer) -> None:
         (status, "status"),
         (send, "send"),
         (reply, "reply"),
+        (slash, "slash"),
     ):
         app.command(name, epilog=GLOBAL_HELP)(function)
     app.add_typer(workspaces_app, name="workspaces")
@@ -697,3 +867,4 @@ def register(app: typer.Typer) -> None:
         threads_app, name="thread", help="Alias of `threads`: open threads and reply in them."
     )
     app.add_typer(reactions_app, name="reactions")
+    app.add_typer(events_app, name="events")

@@ -39,6 +39,7 @@ CLIENT_COMMANDS = frozenset(
         "reply",
         "reactions",
         "events",
+        "slash",
     }
 )
 """Top-level commands that talk to a server and take the global client flags."""
@@ -54,7 +55,17 @@ VALUE_FLAGS = {
 SWITCH_FLAGS = {"--json": "json", "--plain": "plain", "--no-input": "no_input"}
 
 COMMAND_VALUE_OPTIONS = frozenset(
-    {"--body", "--file", "--reply-to", "--limit", "--after-seq", "--magic-token", "--from"}
+    {
+        "--body",
+        "--file",
+        "--reply-to",
+        "--limit",
+        "--after-seq",
+        "--magic-token",
+        "--from",
+        "--name",
+        "--type",
+    }
 )
 """Options of client commands that take a value: the token after them is never a global flag."""
 

@@ -60,10 +60,10 @@ def run_from_cli(
     ``callback_secret_env``, ``callback_secret_file`` or else ``CLICKCLACK_CALLBACK_SECRET``.
     """
     env = os.environ if env is None else env
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = getattr(logging, log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:  # one INFO line per HTTP request is noise; DEBUG shows them
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         loaded = _accounts(
             target,

@@ -101,6 +101,7 @@ def serve(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # callbacks: no line per request
     import trio
 
     from clickclack_server.config import ConfigError

@@ -621,6 +621,11 @@ def messages_tail(
     _tail(ctx, "messages tail", start, name, no_follow, no_save)
 
 
+messages_app.command(
+    "watch", help="The same as `messages tail` (same options, same saved cursor)."
+)(messages_tail)
+
+
 @events_app.command("tail")
 def events_tail(
     ctx: typer.Context,

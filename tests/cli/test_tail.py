@@ -279,6 +279,10 @@ async def test_from_beginning_replays_and_no_follow_exits_at_the_tail(
     assert await cli.lines("messages", "tail", "--no-follow") == []
 
     later = await send(world.owner, world.channel_id, "m3")
+    # `messages watch` is the same command: it resumes from the same saved cursor.
+    watched = await cli.lines("messages", "watch", "--no-follow")
+    assert message_ids(watched) == [later["id"]]
+    assert cli.saved_cursor() == watched[-1]["cursor"]
     replay = await cli.lines("messages", "tail", "--no-follow", "--from", "beginning", "--json")
     assert message_ids(replay) == [m["id"] for m in [*sent, later]]
     cursors = [line["cursor"] for line in replay]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import attrs
 import typer
 
 from clickclack_sdk.cli._common import (
@@ -423,6 +424,36 @@ def workspaces_list(ctx: typer.Context) -> None:
     run_client(ctx, body)
 
 
+@workspaces_app.command("use")
+def workspaces_use(
+    ctx: typer.Context,
+    workspace_ref: Annotated[
+        str, typer.Argument(metavar="workspace", help="Id, slug or name.", show_default=False)
+    ],
+) -> None:
+    """Make a workspace the default of later commands on this server.
+
+    Stores its id in the config file (next to the stored token; the stored channel is
+    forgotten, it belonged to the previous workspace) and prints `using workspace <id>
+    <name>`; --plain prints the id and --json {workspace}. Refused when the stored config
+    belongs to another server.
+    """
+
+    async def body(session: Session) -> None:
+        from clickclack_sdk.cli._config import remember
+
+        workspace = await session.client.workspaces.find(workspace_ref)
+        remember(session.settings.server, workspace=workspace.id, channel="")
+        emit(
+            session.output,
+            human=[f"using workspace {workspace.id} {workspace.name}"],
+            plain=[workspace.id],
+            data={"workspace": workspace},
+        )
+
+    run_client(ctx, body)
+
+
 @channels_app.command("list")
 def channels_list(ctx: typer.Context) -> None:
     """List the channels of --workspace (default: the first one).
@@ -439,6 +470,62 @@ def channels_list(ctx: typer.Context) -> None:
             human=[row(c.id, c.name, c.kind) for c in found],
             plain=[c.id for c in found],
             data={"workspace": workspace, "channels": found},
+        )
+
+    run_client(ctx, body)
+
+
+@channels_app.command("use")
+def channels_use(
+    ctx: typer.Context,
+    channel_ref: Annotated[
+        str, typer.Argument(metavar="channel", help="Id or name (# optional).", show_default=False)
+    ],
+) -> None:
+    """Make a channel (and its workspace) the default of later commands on this server.
+
+    Resolves the channel like --channel, stores its id and its workspace's id in the config file
+    and prints `using #<name> <id>`; --plain prints the id and --json {channel}. Refused when
+    the stored config belongs to another server.
+    """
+
+    async def body(session: Session) -> None:
+        from clickclack_sdk.cli._config import remember
+
+        session.settings = attrs.evolve(session.settings, channel=channel_ref)
+        channel = await session.channel()
+        remember(session.settings.server, workspace=channel.workspace_id, channel=channel.id)
+        emit(
+            session.output,
+            human=[f"using #{channel.name} {channel.id}"],
+            plain=[channel.id],
+            data={"channel": channel},
+        )
+
+    run_client(ctx, body)
+
+
+@channels_app.command("create")
+def channels_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The new channel's name (slugified).")],
+    title: Annotated[
+        str | None, typer.Option("--title", help="Display title, if not the name.")
+    ] = None,
+) -> None:
+    """Create a public channel in --workspace (default: the first one).
+
+    Prints `created #<name> <id>`; --plain prints the id and --json {channel, event}.
+    """
+
+    async def body(session: Session) -> None:
+        workspace = await session.workspace()
+        created = await session.client.channels.create(workspace, name, display_title=title)
+        emit(
+            session.output,
+            human=[f"created #{created.channel.name} {created.channel.id}"],
+            plain=[created.channel.id],
+            data=created,
         )
 
     run_client(ctx, body)

@@ -206,6 +206,20 @@ def save_config(values: dict[str, str], path: Path | None = None) -> Path:
     return path
 
 
+def remember(server: str, **values: str) -> Path:
+    """Store default ``values`` (workspace, channel) for ``server`` in the config file,
+    keeping the stored token. A config that belongs to another server is not overwritten:
+    that would silently log the user out there."""
+    stored = load_config()
+    saved = stored.get("server")
+    if saved and not same_server(saved, server):
+        raise CliError(
+            f"the stored config belongs to {saved}; log in to {server} first "
+            "(clickclack login) or pass --workspace/--channel"
+        )
+    return save_config({**stored, "server": saved or server, **values})
+
+
 def delete_config(path: Path | None = None) -> bool:
     """Remove the stored config; False when there was none."""
     path = path or config_path()

@@ -144,3 +144,50 @@ def test_config_dir_follows_xdg_config_home(cc: Client, server: LiveServer) -> N
     login(cc, server)
     assert cc.config_file.is_file()
     assert os.path.commonpath([cc.config_file, cc.home]) == str(cc.home)
+
+
+def test_workspaces_use_channels_use_and_channels_create(cc: Client, server: LiveServer) -> None:
+    """`channels create`, then `channels use` / `workspaces use` store defaults for this server
+    next to the token; commands without --channel then go there."""
+    created = cc.ok("channels", "create", "Release Notes", "--title", "Releases")
+    assert created.startswith("created #release-notes chn_")
+    channel_id = created.split()[-1]
+    data = json.loads(cc.ok("channels", "create", "ops", "--json"))
+    assert list(data) == ["channel", "event"] and data["channel"]["name"] == "ops"
+    assert data["event"]["type"] == "channel.created"
+    assert cc.at("channels", "create", "ops").error(1).startswith("400: ")
+    # No stored config yet: `use` creates one for this server.
+    assert cc.ok("channels", "use", "#release-notes") == f"using #release-notes {channel_id}\n"
+    stored = json.loads(cc.config_file.read_text())
+    assert stored["server"] == server.url and stored["channel"] == channel_id
+    sent = cc.ok("send", "shipped", "--plain").strip()
+    assert server.data.scalar("SELECT channel_id FROM messages WHERE id = ?", (sent,)) == (
+        channel_id
+    )
+    assert cc.ok("channels", "use", channel_id, "--plain") == f"{channel_id}\n"
+    # workspaces use: stores the workspace id and forgets the channel of the old one.
+    workspace = json.loads(cc.ok("workspaces", "use", "ClickClack", "--json"))["workspace"]
+    stored = json.loads(cc.config_file.read_text())
+    assert stored["workspace"] == workspace["id"] and "channel" not in stored
+    sent = cc.ok("send", "back to general", "--plain").strip()
+    assert (
+        server.data.scalar(
+            "SELECT c.name FROM messages m JOIN channels c ON c.id = m.channel_id WHERE m.id = ?",
+            (sent,),
+        )
+        == "general"
+    )
+    # The token of a login survives `use`; a config of another server is not overwritten.
+    ari = login(cc, server)
+    server.data.ok(
+        "admin", "member", "add", "--workspace", "clickclack", "--created-by", server.owner_id,
+        "--email", "ari@example.com",
+    )  # fmt: skip
+    cc.ok("channels", "use", "general")
+    assert json.loads(cc.config_file.read_text())["token"].startswith("sst_")
+    assert cc.run("whoami", "--plain").line() == ari
+    other = server.url.replace("127.0.0.1", "localhost")
+    refused = cc.run("--server", other, "workspaces", "use", "clickclack").error(1)
+    assert refused.startswith(f"the stored config belongs to {server.url}")
+    assert cc.at("channels", "use", "#nope").error(4) == "channel not found: #nope"
+    assert cc.at("workspaces", "use").error(2).startswith("Missing argument")

@@ -19,8 +19,10 @@ import attrs
 import typer
 
 from clickclack_sdk.cli._common import (
+    EXIT_AUTH,
     EXIT_FAILURE,
     EXIT_NOT_FOUND,
+    EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CliError,
     fail,
@@ -32,11 +34,6 @@ if TYPE_CHECKING:
     from clickclack_sdk._client import Client
     from clickclack_sdk._errors import ClickClackError
     from clickclack_sdk._models import Channel, Message, Workspace
-
-EXIT_AUTH = 3
-"""The server refused the credential (401) or the action (403)."""
-EXIT_UNAVAILABLE = 5
-"""The server could not be reached, timed out, was rate limiting or failing (5xx): retry later."""
 
 HTTP_TIMEOUT = 10.0
 MAX_LIMIT = 200

@@ -24,8 +24,12 @@ EXIT_FAILURE = 1
 """Anything that is neither a usage error nor a missing object (refused, conflict, I/O)."""
 EXIT_USAGE = 2
 """The command line is wrong: unknown or missing flags, or a malformed flag value."""
+EXIT_AUTH = 3
+"""The server refused the credential (401) or the action (403)."""
 EXIT_NOT_FOUND = 4
 """Something the command line names does not exist (workspace, user, database file)."""
+EXIT_UNAVAILABLE = 5
+"""The server could not be reached, timed out, was rate limiting or failing (5xx): retry later."""
 
 MAX_DISPLAY_NAME_BYTES = 80
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -42,7 +42,7 @@ from clickclack_sdk._errors import (
 )
 from clickclack_sdk._models import Event, Message
 from clickclack_sdk._realtime import TransportName, unwrap_group
-from clickclack_sdk.cli._common import EXIT_USAGE, CliError, usage
+from clickclack_sdk.cli._common import EXIT_AUTH, EXIT_FAILURE, EXIT_USAGE, CliError, usage
 from clickclack_sdk.cli._config import normalise_server, state_dir, write_private
 
 if TYPE_CHECKING:
@@ -56,7 +56,6 @@ SAVE_INTERVAL = 0.2
 PULL_PAGE = 500
 """Events per pull request while catching up (the pull endpoint's maximum)."""
 CONNECT_TIMEOUT = 10.0
-EXIT_AUTH = 3
 
 CURSOR_PATTERN = re.compile(r"^cur_[0-9a-z]{26}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -502,7 +501,7 @@ async def tail_command(session: Session, options: TailOptions) -> None:
         except BaseExceptionGroup as group:
             raise unwrap_group(group) from None
     except RealtimeClosed as closed:
-        code = EXIT_AUTH if closed.code == 1008 else 1
+        code = EXIT_AUTH if closed.code == 1008 else EXIT_FAILURE
         raise CliError(str(closed), code) from None
     finally:
         if tailer.stdout_gone:

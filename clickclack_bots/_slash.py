@@ -28,6 +28,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Concatenate, Literal
+from urllib.parse import urlsplit
 
 import attrs
 import trio
@@ -243,7 +244,7 @@ class CallbackServer:
     ``client`` (the bot's token) posts deferred slash results. ``secrets`` are the signing
     secrets of the registrations pointing here; :meth:`add_secret` adds one later (a secret
     is only known once the command is registered, which needs the URL). ``port=0`` picks a
-    free port: :attr:`url` is known once :meth:`run` has started. ``budget`` is the slash
+    free port: :attr:`url` and :attr:`port` are known once :meth:`run` has started. ``budget`` is the slash
     answer deadline; ``ack_text`` the deferred acknowledgement (``{command}`` is replaced).
     """
 
@@ -327,6 +328,7 @@ class CallbackServer:
                 async with trio.open_nursery() as http:
                     binds: list[str] = await http.start(start_http)
                     self.url = binds[0] + self.path
+                    self.port = urlsplit(binds[0]).port or self.port  # the free port picked
                     task_status.started(self.url)
             # Stopped: the handlers still running get the grace period, then are cancelled.
             handlers.cancel_scope.deadline = trio.current_time() + self._grace

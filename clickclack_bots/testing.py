@@ -349,10 +349,9 @@ class RunningBot:
             secrets.append(created["signing_secret"])
         for secret in secrets:
             server.add_secret(secret)
-        port = int(server.url.split("://", 1)[1].split("/", 1)[0].rpartition(":")[2])
         callbacks: CallbackOptions = self.options["callbacks"]
         self.options["callbacks"] = attrs.evolve(
-            callbacks, port=port, secrets=(*callbacks.secrets, *secrets)
+            callbacks, port=server.port, secrets=(*callbacks.secrets, *secrets)
         )
         self.registered = True
 

@@ -267,7 +267,7 @@ def _create_invite(tx: Tx, *, workspace: str) -> str:
     first: str | None = tx.scalar("SELECT id FROM users ORDER BY created_at, id LIMIT 1")
     if first is None:
         raise not_found("no users yet; run clickclack admin bootstrap first")
-    token = ids.new_id("ivt")
+    token = ids.new_secret("ivt")
     tx.execute(
         "INSERT INTO invites (id, workspace_id, token_hash, created_by, created_at) "
         "VALUES (?, ?, ?, ?, ?)",

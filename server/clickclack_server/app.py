@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clickclack_server.api import (
@@ -179,10 +179,24 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route of this path accepts (a path's methods span several routes)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is Match.PARTIAL:
+            methods |= route.methods
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     text = {404: "not found", 405: "method not allowed"}.get(exc.status_code, exc.detail)
-    return error_response(text, exc.status_code)
+    response = error_response(text, exc.status_code)
+    if exc.status_code == 405:
+        response.headers["allow"] = ", ".join(
+            allowed_methods(request.app.router.routes, request.scope)
+        )
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -32,8 +32,26 @@ def new_ulid() -> str:
 
 
 def new_id(prefix: str) -> str:
-    """``<prefix>_<ulid>``, e.g. ``msg_01j...``."""
+    """``<prefix>_<ulid>``, e.g. ``msg_01j...``. Never a secret: ids are guessable by design."""
     return f"{prefix}_{new_ulid()}"
+
+
+SECRET_BYTES = 32
+SECRET_BODY_CHARS = 52  # 256 bits in base32, the first character carrying the top 1 bit
+
+
+def new_secret(prefix: str) -> str:
+    """``<prefix>_<52 lower-case Crockford characters>``: 256 bits from ``secrets`` alone.
+
+    Secrets look like ids (prefix, underscore, lower-case base32) but share nothing with the id
+    generator, so no id, and no other secret, says anything about them (protocol 1.1).
+    """
+    number = int.from_bytes(secrets.token_bytes(SECRET_BYTES), "big")
+    chars = []
+    for _ in range(SECRET_BODY_CHARS):
+        number, index = divmod(number, 32)
+        chars.append(ROUTE_ALPHABET[index])
+    return f"{prefix}_" + "".join(reversed(chars)).lower()
 
 
 def ulid_at_ms(ms: int) -> str:

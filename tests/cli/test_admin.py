@@ -200,7 +200,7 @@ def test_member_add_errors(booted: Booted) -> None:
 def test_invite_create_stores_only_the_hash(booted: Booted) -> None:
     data = booted.data
     token = data.ok("admin", "invite", "create", "--workspace", booted.workspace_id)
-    assert re.match(r"^ivt_[0-9a-z]{26}$", token)
+    assert re.match(r"^ivt_[0-9a-z]{52}$", token)
     other = data.ok("admin", "invite", "create", "--workspace", "clickclack")
     assert other != token
     rows = data.query("SELECT id, workspace_id, token_hash, created_by, accepted_at FROM invites")
@@ -250,7 +250,7 @@ def test_bot_create_json_output(booted: Booted) -> None:
     document = json.loads(line)
     assert list(document) == ["bot", "bot_token", "token"]
     bot, bot_token, token = document["bot"], document["bot_token"], document["token"]
-    assert re.match(r"^ccb_[0-9a-z]{26}$", token)
+    assert re.match(r"^ccb_[0-9a-z]{52}$", token)
     assert bot_token["token"] == token
     assert bot["kind"] == "bot" and ID.match(bot["id"])
     assert (bot["display_name"], bot["handle"], bot["avatar_url"]) == (
@@ -280,7 +280,7 @@ def test_bot_create_plain_user_owned_and_scopes(booted: Booted) -> None:
         "--owner", "owner@example.com", "--token-name", "laptop",
         "--scopes", "bot:read,agent_activity:write", "--plain",
     )  # fmt: skip
-    assert re.match(r"^ccb_[0-9a-z]{26}$", token)
+    assert re.match(r"^ccb_[0-9a-z]{52}$", token)
     [(bot_id, owner, name, scopes, created_by)] = data.query(
         "SELECT bot_user_id, owner_user_id, name, scopes_json, created_by FROM bot_tokens "
         "WHERE token_hash = ?",
@@ -354,7 +354,7 @@ def test_magic_link_create(booted: Booted) -> None:
     token = data.ok(
         "admin", "magic-link", "create", "--email", " Peter@Example.com ", "--name", "Peter"
     )
-    assert re.match(r"^mgt_[0-9a-z]{26}$", token)
+    assert re.match(r"^mgt_[0-9a-z]{52}$", token)
     [(link_id, email, name, created, expires, used)] = data.query(
         "SELECT id, email, display_name, created_at, expires_at, used_at FROM auth_magic_links "
         "WHERE token_hash = ?",

@@ -42,7 +42,7 @@ def test_create_prints_the_registration_with_its_secret(booted: Booted, deployer
     assert command["description"] == "Deploy a service"
     assert command["workspace_id"] == booted.workspace_id
     assert command["created_by"] == booted.owner_id  # default actor: the workspace owner
-    assert re.match(r"^ccs_[0-9a-z]{26}$", command["signing_secret"])
+    assert re.match(r"^ccs_[0-9a-z]{52}$", command["signing_secret"])
     assert booted.data.query("SELECT command, signing_secret FROM slash_commands") == [
         ("/deploy", command["signing_secret"])
     ]
@@ -50,7 +50,7 @@ def test_create_prints_the_registration_with_its_secret(booted: Booted, deployer
 
 def test_plain_prints_only_the_secret_and_bot_by_id(booted: Booted, deployer: str) -> None:
     secret = booted.data.ok(*create(booted, "--plain", bot=deployer))
-    assert re.match(r"^ccs_[0-9a-z]{26}$", secret)
+    assert re.match(r"^ccs_[0-9a-z]{52}$", secret)
     assert booted.data.scalar("SELECT signing_secret FROM slash_commands") == secret
 
 

@@ -115,7 +115,7 @@ async def test_register_returns_the_command_and_a_one_time_secret(world: World) 
     assert set(response.json()) == {"slash_command"}
     command = response.json()["slash_command"]
     assert command["id"].startswith("cmd_") and len(command["id"]) == 30
-    assert command["signing_secret"].startswith("ccs_") and len(command["signing_secret"]) == 30
+    assert command["signing_secret"].startswith("ccs_") and len(command["signing_secret"]) == 4 + 52
     assert command == {
         "id": command["id"],
         "workspace_id": world.workspace_id,

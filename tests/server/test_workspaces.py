@@ -149,7 +149,7 @@ async def test_member_list_pages(world: World) -> None:
     body = first.json()
     assert body["has_more"] is True
     assert body["total_count"] == 6
-    assert body["total_by_role"] == {"owner": 1, "member": 5}
+    assert body["total_by_role"] == {"owner": 1, "moderator": 0, "member": 5, "bot": 0, "guest": 0}
     assert body["members"][0]["role"] == "owner"
     seen = [m["user"]["id"] for m in body["members"]]
     cursor = body["next_cursor"]

@@ -25,7 +25,7 @@ def create_magic_link(tx: Tx, *, email: str, display_name: str = "") -> tuple[Ma
     if not email:
         raise Invalid("email is required")
     link_id = ids.new_id("mln")
-    token = ids.new_id("mgt")
+    token = ids.new_secret("mgt")
     now_ns = time.time_ns()
     created = ids.format_ns(now_ns)
     expires = ids.format_ns(now_ns + MAGIC_LINK_LIFETIME_NS)

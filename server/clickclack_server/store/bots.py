@@ -77,7 +77,7 @@ def mint_token(
     if len(name.encode()) > MAX_TOKEN_NAME_BYTES:
         raise Invalid(f"token name must be at most {MAX_TOKEN_NAME_BYTES} bytes")
     token_id = ids.new_id("btok")
-    secret = ids.new_id("ccb")
+    secret = ids.new_secret("ccb")
     created = ids.now()
     tx.execute(
         "INSERT INTO bot_tokens (id, token_hash, bot_user_id, workspace_id, owner_user_id, name, scopes_json, "

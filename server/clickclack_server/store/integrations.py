@@ -219,7 +219,7 @@ def create_slash_command(
             name,
             text,
             url,
-            ids.new_id("ccs"),
+            ids.new_secret("ccs"),
             bot_id,
             user_id,
             ids.now(),
@@ -257,7 +257,7 @@ def rotate_slash_command_secret(tx: Tx, command_id: str, user_id: str) -> SlashC
     if row["revoked_at"] is not None:
         raise Invalid("cannot rotate a revoked slash command")
     tx.execute(
-        "UPDATE slash_commands SET signing_secret = ? WHERE id = ?", (ids.new_id("ccs"), row["id"])
+        "UPDATE slash_commands SET signing_secret = ? WHERE id = ?", (ids.new_secret("ccs"), row["id"])
     )
     return _slash_from_row(_slash_row(tx, row["id"]), with_secret=True)
 
@@ -502,7 +502,7 @@ def create_event_subscription(
             app_id,
             json.dumps(types),
             url,
-            ids.new_id("ccs"),
+            ids.new_secret("ccs"),
             user_id,
             ids.now(),
         ),
@@ -544,7 +544,7 @@ def rotate_event_subscription_secret(
         raise Invalid("cannot rotate a revoked event subscription")
     tx.execute(
         "UPDATE event_subscriptions SET signing_secret = ? WHERE id = ?",
-        (ids.new_id("ccs"), row["id"]),
+        (ids.new_secret("ccs"), row["id"]),
     )
     tx.mark_changed(CHANGE_TOPIC)
     return _subscription_from_row(_subscription_row(tx, row["id"]), with_secret=True)

@@ -13,7 +13,7 @@ SESSION_LIFETIME_NS = 30 * 24 * 3600 * 1_000_000_000
 
 def create_session(tx: Tx, user_id: str) -> Session:
     session_id = ids.new_id("ses")
-    token = ids.new_id("sst")
+    token = ids.new_secret("sst")
     now_ns = time.time_ns()
     created, expires = ids.format_ns(now_ns), ids.format_ns(now_ns + SESSION_LIFETIME_NS)
     tx.execute(

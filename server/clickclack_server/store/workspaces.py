@@ -245,11 +245,12 @@ def list_members(
             filtered_params,
         )
         if not query and role is None:
-            result["total_by_role"] = {
-                row[0]: row[1]
-                for row in tx.all(
-                    "SELECT role, count(*) FROM workspace_members WHERE workspace_id = ? GROUP BY role",
-                    (workspace_id,),
-                )
-            }
+            # Every role is a key, zero included, as the reference's fixed struct sends them.
+            totals = dict.fromkeys(ROLE_ORDER, 0)
+            for row in tx.all(
+                "SELECT role, count(*) FROM workspace_members WHERE workspace_id = ? GROUP BY role",
+                (workspace_id,),
+            ):
+                totals[row[0]] = row[1]
+            result["total_by_role"] = totals
     return result

@@ -50,7 +50,7 @@ async def test_members_pages_and_iteration(world: World, owner: Client) -> None:
     first = await owner.workspaces.members(world.workspace_id, limit=2)
     assert len(first.members) == 2 and first.has_more and first.next_cursor
     assert first.total_count == 6
-    assert first.total_by_role == {"owner": 1, "member": 5}
+    assert first.total_by_role == {"owner": 1, "moderator": 0, "member": 5, "bot": 0, "guest": 0}
     second = await owner.workspaces.members(world.workspace_id, limit=2, cursor=first.next_cursor)
     assert second.total_count is None
     everyone = [m async for m in owner.workspaces.iter_members(world.workspace_id, page_size=2)]

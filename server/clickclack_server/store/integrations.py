@@ -257,7 +257,8 @@ def rotate_slash_command_secret(tx: Tx, command_id: str, user_id: str) -> SlashC
     if row["revoked_at"] is not None:
         raise Invalid("cannot rotate a revoked slash command")
     tx.execute(
-        "UPDATE slash_commands SET signing_secret = ? WHERE id = ?", (ids.new_secret("ccs"), row["id"])
+        "UPDATE slash_commands SET signing_secret = ? WHERE id = ?",
+        (ids.new_secret("ccs"), row["id"]),
     )
     return _slash_from_row(_slash_row(tx, row["id"]), with_secret=True)
 

@@ -194,12 +194,12 @@ class Progress:
             self.enabled = False
         self.interval = interval
         self.started = time.monotonic()
-        self._drawn_at = 0.0
+        self._drawn_at: float | None = None  # never drawn: the first update always shows
         self._drawn = False
 
     def _draw(self, text: str, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._drawn_at < self.interval:
+        if not force and self._drawn_at is not None and now - self._drawn_at < self.interval:
             return
         self._drawn_at = now
         self._drawn = True

@@ -25,7 +25,7 @@ from clickclack_bots import (
 )
 from clickclack_bots.testing import BotAccount, ClickClackHarness, TcpRelay
 from clickclack_sdk import Client, Event, Message
-from clickclack_sdk.signing import signature_headers
+from clickclack_sdk.signing import DEFAULT_TOLERANCE, signature_headers
 
 SECRET = "ccs_test_secret"
 
@@ -279,6 +279,9 @@ async def test_valid_signature_is_accepted_and_replay_refused(
     assert again.status_code == 409
 
 
+OUTSIDE_WINDOW = DEFAULT_TOLERANCE + 30
+
+
 @pytest.mark.parametrize(
     "tamper",
     ["body", "secret", "stale", "future", "missing", "scheme"],
@@ -294,9 +297,10 @@ async def test_bad_signatures_are_401(
     elif tamper == "secret":
         headers = signature_headers("ccs_other", body)
     elif tamper == "stale":
-        headers = signature_headers(SECRET, body, timestamp=int(time.time()) - 301)
+        headers = signature_headers(SECRET, body, timestamp=int(time.time()) - OUTSIDE_WINDOW)
     elif tamper == "future":
-        headers = signature_headers(SECRET, body, timestamp=int(time.time()) + 301)
+        # Whole seconds: int() floors, so a margin of one second could land inside the window.
+        headers = signature_headers(SECRET, body, timestamp=int(time.time()) + OUTSIDE_WINDOW)
     elif tamper == "missing":
         headers = {}
     else:

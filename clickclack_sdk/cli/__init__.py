@@ -12,6 +12,7 @@ import typer
 from clickclack_sdk.cli._app import app
 from clickclack_sdk.cli._common import EXIT_FAILURE, EXIT_USAGE, CliError
 from clickclack_sdk.cli._config import split_client_args
+from clickclack_sdk.cli._output import one_line
 
 __all__ = ["app", "main"]
 
@@ -43,7 +44,7 @@ def _usage_line(exc: typer.TyperException) -> str:
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         message += f" (see: {ctx.command_path} --help)"
-    return f"clickclack: {message}"
+    return f"clickclack: {one_line(message)}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         client = split_client_args(args)
     except CliError as exc:
-        print(f"clickclack: {exc.message}", file=sys.stderr)
+        print(f"clickclack: {one_line(exc.message)}", file=sys.stderr)
         sys.exit(exc.code)
     flags = None
     if client is not None:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
+from clickclack_sdk.cli._output import one_line
+
 if TYPE_CHECKING:
     from clickclack_server.config import Config
     from clickclack_server.db import Database
@@ -45,8 +47,9 @@ class CliError(Exception):
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    """One line on stderr and a non-zero exit."""
-    typer.echo(f"clickclack: {message}", err=True)
+    """One line on stderr and a non-zero exit; control characters in ``message`` (server
+    texts, names) are written out, never sent to the terminal."""
+    typer.echo(f"clickclack: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 

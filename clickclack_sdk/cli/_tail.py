@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import trio
 
-from clickclack_sdk._convert import to_data
 from clickclack_sdk._errors import (
     ClickClackError,
     NotFound,
@@ -44,6 +43,7 @@ from clickclack_sdk._models import Event, Message
 from clickclack_sdk._realtime import TransportName, unwrap_group
 from clickclack_sdk.cli._common import EXIT_AUTH, EXIT_FAILURE, EXIT_USAGE, CliError, usage
 from clickclack_sdk.cli._config import normalise_server, state_dir, write_private
+from clickclack_sdk.cli._output import json_line, one_line
 
 if TYPE_CHECKING:
     from clickclack_sdk._client import Client
@@ -200,14 +200,14 @@ def _utc_now() -> str:
 
 def write_line(data: Any) -> None:
     """One compact NDJSON line on stdout, flushed (raises BrokenPipeError when the reader is
-    gone)."""
-    sys.stdout.write(json.dumps(to_data(data), ensure_ascii=False, separators=(",", ":")) + "\n")
+    gone). DEL and C1 controls are ``\\u`` escapes, so the terminal never obeys them."""
+    sys.stdout.write(json_line(data) + "\n")
     sys.stdout.flush()
 
 
 def warn(message: str) -> None:
-    """A one-line notice on stderr."""
-    print(f"clickclack: {message}", file=sys.stderr, flush=True)
+    """A one-line notice on stderr (control characters written out)."""
+    print(f"clickclack: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def stdout_closed() -> bool:

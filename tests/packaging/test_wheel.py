@@ -3,8 +3,9 @@ cleanly in a fresh venv: the base install gives the client side only, ``[callbac
 what a bot needs to serve slash commands, ``[server]`` a working ``clickclack serve``
 (issue 8, packaging).
 
-Slow (builds, creates venvs, installs from the configured package index), so the build runs
-once per module.
+Slow (builds, creates venvs), so the build runs once per module. No package index is reached:
+pip installs with ``--no-index`` from the wheel built here and a wheelhouse packed from this
+environment's installed dependencies (``_wheelhouse``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import venv
 from pathlib import Path
 
 import pytest
+
+from tests.packaging._wheelhouse import build_wheelhouse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,6 +66,27 @@ def test_build_makes_an_sdist_with_the_sources_tests_and_examples(dist: Path) ->
         assert expected in names, expected
 
 
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's dependencies (server and callbacks extras) as wheels from this venv."""
+    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), extras={"server", "callbacks"})
+
+
+def _pip_install(bin_dir: Path, requirement: str | Path, wheelhouse: Path) -> None:
+    """``pip install`` offline: only the wheelhouse, never an index."""
+    _run(
+        bin_dir / "python",
+        "-m",
+        "pip",
+        "install",
+        "--no-input",
+        "--no-index",
+        "--find-links",
+        wheelhouse,
+        requirement,
+    )
+
+
 def _fresh_venv(path: Path) -> Path:
     """A new venv without the project's packages; returns its bin directory."""
     venv.create(path, with_pip=True, clear=True)
@@ -74,9 +98,9 @@ def _installed(bin_dir: Path) -> set[str]:
     return {line.split("==")[0].lower() for line in listing.splitlines() if "==" in line}
 
 
-def test_base_install_is_client_only(wheel: Path, tmp_path: Path) -> None:
+def test_base_install_is_client_only(wheel: Path, wheelhouse: Path, tmp_path: Path) -> None:
     bin_dir = _fresh_venv(tmp_path / "base")
-    _run(bin_dir / "python", "-m", "pip", "install", "--no-input", wheel)
+    _pip_install(bin_dir, wheel, wheelhouse)
     help_text = _run(bin_dir / "clickclack", "--help", cwd=tmp_path).stdout
     assert "Usage" in help_text and "bot" in help_text
     _run(
@@ -111,7 +135,7 @@ def test_base_install_is_client_only(wheel: Path, tmp_path: Path) -> None:
         "clickclack: the server is not installed (hypercorn); run: pip install 'clickclack[server]'"
     ]
     # The callbacks extra: Hypercorn for a bot's slash/delivery endpoint, still no server.
-    _run(bin_dir / "python", "-m", "pip", "install", "--no-input", f"{wheel}[callbacks]")
+    _pip_install(bin_dir, f"{wheel}[callbacks]", wheelhouse)
     installed = _installed(bin_dir)
     assert "hypercorn" in installed and "starlette" not in installed, installed
     _run(bin_dir / "python", "-c", CALLBACK_SMOKE, cwd=tmp_path)
@@ -148,9 +172,9 @@ trio.run(main)
 """
 
 
-def test_server_extra_gives_serve(wheel: Path, tmp_path: Path) -> None:
+def test_server_extra_gives_serve(wheel: Path, wheelhouse: Path, tmp_path: Path) -> None:
     bin_dir = _fresh_venv(tmp_path / "server")
-    _run(bin_dir / "python", "-m", "pip", "install", "--no-input", f"{wheel}[server]")
+    _pip_install(bin_dir, f"{wheel}[server]", wheelhouse)
     assert {"starlette", "hypercorn"} <= _installed(bin_dir)
     help_text = _run(bin_dir / "clickclack", "serve", "--help", cwd=tmp_path).stdout
     assert "--dev-bootstrap" in help_text

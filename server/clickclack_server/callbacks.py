@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import ssl
 from collections.abc import Mapping
 from functools import cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -142,6 +144,46 @@ def _embedded_v4(address: IPv6Address) -> IPv4Address | None:
     if address in _NAT64_V6:
         return IPv4Address(int(address) & 0xFFFFFFFF)
     return address.sixtofour
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a resolver reads straight out of ``host`` without DNS, or ``None`` for a name.
+
+    Besides the canonical forms this covers what ``inet_aton`` (and so ``getaddrinfo``) accepts:
+    octal ``0177.0.0.1``, hex ``0x7f.1``, short ``127.1`` and integer ``2130706433`` forms.
+    """
+    text = host.strip().strip("[]")
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    if not text or not all(ch in "0123456789abcdefxABCDEFX." for ch in text):
+        return None
+    try:
+        return IPv4Address(socket.inet_aton(text))
+    except OSError:
+        return None
+
+
+def registration_refusal(url: str, *, allow_private: bool) -> str | None:
+    """Why a callback URL is refused when it is registered, or ``None``.
+
+    The same rule as :func:`vetted_addresses` at call time, for what is known without DNS: an
+    address written in the URL in any form, and ``localhost`` names, must be public unless the
+    deployment allows private targets. Names are judged again, resolved, at every call.
+    """
+    if allow_private:
+        return None
+    host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"callback_url host {host} is not public (loopback)"
+    address = literal_address(host)
+    if address is None:
+        return None
+    reason = address_refusal(address)
+    if reason is None:
+        return None
+    return f"callback_url host {host} is not public ({reason})"
 
 
 class CallbackRefused(Exception):

@@ -427,7 +427,18 @@ async def test_refused_callbacks_are_logged(world: World, endpoint: CallbackServ
     async with trio.open_nursery() as nursery:
         if not service_.running:
             await nursery.start(service_.run)
-        sub = await subscribe(world, callback_url=endpoint.url())
+        # Registered past the API's own check (by a deployment that allowed private targets
+        # then): the call-time guard refuses it all the same.
+        created = await world.db.write(
+            lambda tx: store.create_event_subscription(
+                tx,
+                world.workspace_id,
+                world.owner.user_id,
+                event_types=["message.created"],
+                callback_url=endpoint.url(),
+            )
+        )
+        sub = {"id": created.id}
         await post_message(world.owner, world.channel_id)
         with trio.fail_after(10):
             await service_.wait_idle()

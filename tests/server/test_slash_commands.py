@@ -555,7 +555,19 @@ async def test_loopback_callback_is_refused_when_private_targets_are_not_allowed
     world: World, endpoint: CallbackServer
 ) -> None:
     assert not world.running.server.config.callbacks_may_target_private
-    await setup_command(world, endpoint)
+    # Registered while private targets were allowed (or by the operator's admin command): the
+    # call-time guard still refuses it.
+    bot = await world.bot(name="Deployer")
+    await world.db.write(
+        lambda tx: store.create_slash_command(
+            tx,
+            world.workspace_id,
+            world.owner.user_id,
+            command="/deploy",
+            callback_url=endpoint.url("/slash"),
+            bot_user_id=bot.user_id,
+        )
+    )
     response = await invoke(world.owner, world.channel_id, command="/deploy", text="now")
     assert response.status_code == 502
     assert response.json() == {
@@ -567,6 +579,67 @@ async def test_loopback_callback_is_refused_when_private_targets_are_not_allowed
     row = await world.db.read(lambda tx: tx.one("SELECT * FROM slash_command_invocations"))
     assert row["response_status"] == 0
     assert "is not public (loopback)" in row["error"]
+
+
+ODD_HOSTS = [
+    ("127.0.0.1", "loopback"),
+    ("0177.0.0.1", "loopback"),
+    ("0x7f.1", "loopback"),
+    ("127.1", "loopback"),
+    ("2130706433", "loopback"),
+    ("[::1]", "loopback"),
+    ("[::ffff:10.0.0.1]", "private IPv4 address 10.0.0.1 embedded in IPv6"),
+    ("10.1", "private"),
+    ("0", "unspecified"),
+    ("localhost", "loopback"),
+    ("api.localhost", "loopback"),
+]
+
+
+@pytest.mark.parametrize(("host", "reason"), ODD_HOSTS)
+async def test_registration_refuses_what_the_call_time_guard_would(
+    world: World, host: str, reason: str
+) -> None:
+    """An address in the URL, in any form a resolver reads without DNS, is judged at
+    registration by the call-time rule (octal, hex, short and integer IPv4 forms included)."""
+    bot = await world.bot()
+    url = f"http://{host}:8080/slash"
+    for path, body in (
+        (commands_path(world), {"command": "/odd", "bot_user_id": bot.user_id}),
+        (
+            f"/api/workspaces/{world.workspace_id}/event-subscriptions",
+            {"event_types": ["message.created"]},
+        ),
+    ):
+        response = await world.owner.post(path, json={**body, "callback_url": url})
+        assert response.status_code == 400, (path, response.text)
+        error = response.json()["error"]
+        assert error.startswith("callback_url host ") and error.endswith(f"({reason})"), error
+    assert await world.db.read(lambda tx: tx.scalar("SELECT count(*) FROM slash_commands")) == 0
+    assert (
+        await world.db.read(lambda tx: tx.scalar("SELECT count(*) FROM event_subscriptions")) == 0
+    )
+
+
+@pytest.mark.parametrize(("host", "reason"), ODD_HOSTS)
+async def test_registration_allows_private_hosts_where_the_deployment_does(
+    private_world: World, host: str, reason: str
+) -> None:
+    bot = await private_world.bot()
+    response = await private_world.owner.post(
+        commands_path(private_world),
+        json={"command": "/odd", "bot_user_id": bot.user_id, "callback_url": f"http://{host}/x"},
+    )
+    assert response.status_code == 201, response.text
+
+
+@given(st.ip_addresses(v=4))
+def test_literal_address_reads_every_ipv4_form(address: Any) -> None:
+    number = int(address)
+    for form in (str(address), str(number), hex(number), "0" + oct(number)[2:]):
+        assert callbacks.literal_address(form) == address, form
+    assert callbacks.literal_address("hooks.example.com") is None
+    assert callbacks.literal_address("deadbeef") is None
 
 
 async def test_rotated_secret_signs_the_next_call(
@@ -751,8 +824,9 @@ async def test_unregistered_command_posts_as_the_caller(world: World) -> None:
 
 
 async def test_revoked_or_foreign_commands_fall_back_to_legacy(
-    world: World, endpoint: CallbackServer
+    private_world: World, endpoint: CallbackServer
 ) -> None:
+    world = private_world
     command, _ = await setup_command(world, endpoint)
     await world.owner.post(f"/api/slash-commands/{command['id']}/revoke")
     revoked = await invoke(world.owner, world.channel_id, command="/deploy", text="x")

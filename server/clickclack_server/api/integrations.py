@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from clickclack_server.callbacks import registration_refusal
 from clickclack_server.errors import Invalid
 from clickclack_server.http import json_response, parse_int, read_json
-from clickclack_server.server import current
+from clickclack_server.server import Server, current
 from clickclack_server.store import integrations as store
 from clickclack_server.store.events import DURABLE_EVENT_TYPES
 
@@ -44,6 +45,13 @@ def _managed(
     return endpoint
 
 
+def _check_callback_url(server: Server, url: str) -> None:
+    """Refuse at registration what the call-time guard would refuse (an address in any form)."""
+    refusal = registration_refusal(url, allow_private=server.config.callbacks_may_target_private)
+    if refusal is not None:
+        raise Invalid(refusal)
+
+
 # Slash commands.
 
 
@@ -51,6 +59,7 @@ async def create_slash_command(request: Request) -> Response:
     server, actor = await current(request)
     actor.forbid_bot(SLASH_BOT_MESSAGE)
     body = await read_json(request)
+    _check_callback_url(server, body.str("callback_url"))
     command = await server.db.write(
         store.create_slash_command,
         request.path_params["workspace_id"],
@@ -87,6 +96,7 @@ async def create_event_subscription(request: Request) -> Response:
     server, actor = await current(request)
     actor.forbid_bot(SUBSCRIPTION_BOT_MESSAGE)
     body = await read_json(request)
+    _check_callback_url(server, body.str("callback_url"))
     subscription = await server.db.write(
         store.create_event_subscription,
         request.path_params["workspace_id"],

@@ -8,14 +8,17 @@ from typing import Any, NoReturn
 
 import attrs
 import orjson
-from starlette.requests import Request
+import trio
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from clickclack_sdk import to_data
 from clickclack_server.errors import ApiError, Invalid, TooLarge
 
 MAX_JSON_BODY = 1 << 20
 DRAIN_LIMIT = 16 << 20
+DRAIN_SECONDS = 60.0
 
 _GO_TYPES = {
     str: "string",
@@ -38,6 +41,83 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(message: str, status: int) -> Response:
     return json_response({"error": message}, status)
+
+
+class EarlyAnswer(Response):
+    """A JSON answer to a request whose body may not have been read to the end.
+
+    Hypercorn closes the connection as soon as a response is complete while the request body is
+    still unfinished, and a socket closed with unread bytes makes the kernel reset the connection.
+    A client that writes the whole body before it reads (httpx does) then fails its write, and
+    an asyncio client throws away the answer it had not yet read: it sees a reset, not the answer.
+
+    This response sends its headers (with ``Connection: close``) and body at once, then holds back
+    the end of the response while it reads and discards the rest of the request body, so the
+    client can finish writing and read the answer from a connection that closes cleanly. The
+    drain is bounded: ``drain_limit`` is the most body bytes the request may have read in total
+    (``consumed`` were read already), ``drain_seconds`` how long the drain may take. A declared
+    ``Content-Length`` over ``drain_limit`` is not drained at all; past either bound the
+    connection is simply closed.
+    """
+
+    def __init__(
+        self,
+        request: Request,
+        data: Any,
+        status: int,
+        *,
+        drain_limit: int = DRAIN_LIMIT,
+        consumed: int = 0,
+        drain_seconds: float = DRAIN_SECONDS,
+    ) -> None:
+        super().__init__(
+            orjson.dumps(data, default=to_data) + b"\n",
+            status_code=status,
+            media_type="application/json",
+            headers={"Connection": "close"},
+        )
+        self.request = request
+        self.drain_limit = drain_limit
+        self.consumed = consumed
+        self.drain_seconds = drain_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            await send({"type": "http.response.body", "body": self.body, "more_body": True})
+            length = self.request.headers.get("content-length", "").strip()
+            if not (length.isdigit() and int(length) > self.drain_limit):
+                with trio.move_on_after(self.drain_seconds):
+                    await discard_body(self.request, self.drain_limit - self.consumed)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except trio.BusyResourceError:
+            # When the client hangs up, Hypercorn's trio worker half-closes the socket outside
+            # its send lock, and a send racing that raises this. Nobody is left to answer.
+            return
+
+
+async def discard_body(request: Request, limit: int) -> bool:
+    """Read and drop what is left of the request body; True when it ended within ``limit``
+    more bytes (a body already read to the end counts), False past it or on a disconnect."""
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                return False
+    except RuntimeError as exc:
+        if str(exc) != "Stream consumed":
+            raise
+        return True  # Starlette's word for a body already read to the end.
+    except ClientDisconnect:
+        return False
+    return True
 
 
 async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:

@@ -14,18 +14,15 @@ from typing import Any
 from urllib.parse import quote
 
 import attrs
-import orjson
-import trio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
-from clickclack_sdk import Upload, to_data
+from clickclack_sdk import Upload
 from clickclack_server.errors import ApiError, Invalid, NotFound, TooLarge
-from clickclack_server.http import json_response, read_json
+from clickclack_server.http import EarlyAnswer, json_response, read_json
 from clickclack_server.server import current
 from clickclack_server.storage import BlobStore, BlobWriter
 from clickclack_server.store import uploads as store
@@ -41,7 +38,10 @@ INT_FIELDS = ("width", "height", "duration_ms")
 MAX_INT_FIELD = (1 << 53) - 1
 DEFAULT_FILENAME = "upload"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+DRAIN_MARGIN = 16 << 20
+"""Body bytes past ``MAX_REQUEST_BYTES`` an early answer still drains so the client can read it."""
 DRAIN_SECONDS = 60.0
+"""How long an early answer keeps draining before it closes the connection anyway."""
 
 INLINE_TYPES = frozenset(
     {
@@ -150,6 +150,13 @@ def _int_field(name: str, text: str) -> int:
 
 
 @attrs.define
+class _Progress:
+    """How many body bytes the handler read; an early answer drains what is left."""
+
+    received: int = 0
+
+
+@attrs.define
 class _Part:
     """The part being parsed: what it is and what it collected so far."""
 
@@ -169,12 +176,14 @@ class _Intake:
         self,
         request: Request,
         blobs: BlobStore,
+        progress: _Progress,
         *,
         query_workspace: str,
         admit: Callable[[str], Any],
     ) -> None:
         self.request = request
         self.blobs = blobs
+        self.progress = progress
         self.query_workspace = query_workspace
         self.form_workspace = ""
         self.admit = admit
@@ -233,10 +242,9 @@ class _Intake:
             },
         )
         limit = _limit("MAX_REQUEST_BYTES")
-        received = 0
         async for chunk in self.request.stream():
-            received += len(chunk)
-            if received > limit:
+            self.progress.received += len(chunk)
+            if self.progress.received > limit:
                 raise TooLarge(BODY_TOO_LARGE)
             if self.finished:
                 continue
@@ -324,51 +332,36 @@ class _Intake:
             self.ints[part.name] = _int_field(part.name, text)
 
 
-class _UnreadBodyResponse(Response):
-    """A JSON answer to a request whose body was not read to the end (refused early, or a
-    nonce replay). It asks the client to close the connection, and after sending keeps
-    discarding whatever still arrives until the server closes it: an application that stops
-    receiving would otherwise leave the server's request queue full and the connection stuck."""
-
-    def __init__(self, data: Any, status: int) -> None:
-        super().__init__(
-            orjson.dumps(data, default=to_data) + b"\n",
-            status_code=status,
-            media_type="application/json",
-            headers={"Connection": "close"},
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def discard_body() -> None:
-            while True:
-                message = await receive()
-                if message["type"] != "http.request" or not message.get("more_body", False):
-                    return
-
-        # The server hands this request its disconnect while the answer is being sent, so the
-        # body must be discarded concurrently; the deadline only guards a stalled client.
-        async with trio.open_nursery() as nursery:
-            nursery.cancel_scope.deadline = trio.current_time() + DRAIN_SECONDS
-            nursery.start_soon(discard_body)
-            await super().__call__(scope, receive, send)
+def _early_answer(request: Request, data: Any, status: int, progress: _Progress) -> EarlyAnswer:
+    """An answer given before the body was (necessarily) read to the end: the rest is drained,
+    up to the request limit plus :data:`DRAIN_MARGIN` in all, before the connection closes."""
+    return EarlyAnswer(
+        request,
+        data,
+        status,
+        drain_limit=_limit("MAX_REQUEST_BYTES") + DRAIN_MARGIN,
+        consumed=progress.received,
+        drain_seconds=DRAIN_SECONDS,
+    )
 
 
 async def create_upload(request: Request) -> Response:
-    """``POST /api/uploads``: 201 when stored, 200 on a nonce replay. Answers given before the
-    body was read to the end close the connection (see :class:`_UnreadBodyResponse`)."""
+    """``POST /api/uploads``: 201 when stored, 200 on a nonce replay. Refusals and replays may
+    come before the body was read; they close the connection (see :class:`EarlyAnswer`)."""
+    progress = _Progress()
     try:
-        upload, status = await _receive_upload(request)
+        upload, status = await _receive_upload(request, progress)
     except ApiError as exc:
-        return _UnreadBodyResponse({"error": exc.message}, exc.status)
+        return _early_answer(request, {"error": exc.message}, exc.status, progress)
     except ClientDisconnect:
         # The client went away mid-upload; its partial bytes are already gone.
         return Response(status_code=400)
     if status == 201:
         return json_response({"upload": upload}, 201)
-    return _UnreadBodyResponse({"upload": upload}, status)
+    return _early_answer(request, {"upload": upload}, status, progress)
 
 
-async def _receive_upload(request: Request) -> tuple[Upload, int]:
+async def _receive_upload(request: Request, progress: _Progress) -> tuple[Upload, int]:
     server, actor = await current(request)
     actor.require_scope("uploads:write")
     length = request.headers.get("content-length", "").strip()
@@ -388,7 +381,7 @@ async def _receive_upload(request: Request) -> tuple[Upload, int]:
         return admission
 
     blobs = BlobStore(server.uploads_dir)
-    intake = _Intake(request, blobs, query_workspace=query_workspace, admit=admit)
+    intake = _Intake(request, blobs, progress, query_workspace=query_workspace, admit=admit)
     if query_workspace:
         admission = await admit(query_workspace)
         if admission.replay is not None:

@@ -41,7 +41,7 @@ def sub_app(help_text: str) -> typer.Typer:
 admin_app = sub_app("Administer the database directly; no running server is needed.")
 user_app = sub_app("Create users.")
 member_app = sub_app("Manage workspace memberships.")
-invite_app = sub_app("Mint workspace invite tokens.")
+invite_app = sub_app("Mint and revoke workspace invite tokens.")
 bot_app = sub_app("Create bots and their tokens.")
 magic_link_app = sub_app("Mint magic-link sign-in tokens.")
 events_app = sub_app("Maintain the durable realtime event log.")

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from clickclack_sdk.cli._admin import admin_app
+from clickclack_sdk.cli._admin_credentials import sessions_app
 from clickclack_sdk.cli._admin_hooks import slash_command_app
 from clickclack_sdk.cli._bot_cmds import bot_app
 from clickclack_sdk.cli._client_cmds import register as register_client_commands
@@ -43,6 +44,7 @@ admin_app.add_typer(slash_command_app, name="slash-command")
 app.add_typer(bot_app, name="bot")
 
 
+admin_app.add_typer(sessions_app, name="sessions")
 def _print_version(value: bool) -> None:
     if value:
         from clickclack_sdk import __version__

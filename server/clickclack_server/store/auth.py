@@ -81,3 +81,13 @@ def consume_magic_link(tx: Tx, token: str) -> tuple[User, Session]:
     fresh = get_user(tx, user.id)
     assert fresh is not None
     return fresh, session
+
+
+def expire_magic_links(tx: Tx) -> int:
+    """End every unspent, unexpired magic link now; returns how many were ended."""
+    now = ids.now()
+    cursor = tx.execute(
+        "UPDATE auth_magic_links SET expires_at = ? WHERE used_at IS NULL AND expires_at > ?",
+        (now, now),
+    )
+    return cursor.rowcount

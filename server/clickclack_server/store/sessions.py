@@ -47,3 +47,19 @@ def revoke_sessions(tx: Tx, tokens: list[str]) -> int:
         if token.strip():
             ended += revoke_session(tx, token)
     return ended
+
+
+def revoke_all_sessions(tx: Tx, *, user_id: str | None = None) -> int:
+    """Revoke every live session (of ``user_id`` when given); returns how many were revoked.
+
+    The operator's answer to leaked or guessable session tokens: everyone signs in again.
+    """
+    now = ids.now()
+    where = "revoked_at IS NULL AND expires_at > ?"
+    params: tuple[str, ...] = (now,)
+    if user_id is not None:
+        where += " AND user_id = ?"
+        params += (user_id,)
+    cursor = tx.execute(f"UPDATE sessions SET revoked_at = ? WHERE {where}", (now, *params))
+    tx.mark_changed("auth")
+    return cursor.rowcount

@@ -12,12 +12,13 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from clickclack_server import deliveries
+from clickclack_server import deliveries, storage
 from clickclack_server.app import create_app
 from clickclack_server.config import Config
 from clickclack_server.db import Database
 from clickclack_server.realtime.closes import SHUTTING_DOWN
 from clickclack_server.server import Server
+from clickclack_server.store import uploads as upload_store
 from clickclack_server.store.users import BootstrapResult, bootstrap
 
 log = logging.getLogger("clickclack_server")
@@ -44,6 +45,7 @@ def open_database(config: Config) -> Database:
 
 def open_server(config: Config) -> tuple[Server, BootstrapResult | None]:
     db = open_database(config)
+    storage.remove_leftovers(config.uploads_dir, lambda: db.read_sync(upload_store.storage_keys))
     boot = db.write_sync(bootstrap, name=DEV_USER_NAME) if config.dev_bootstrap else None
     return Server(config=config, db=db, uploads_dir=config.uploads_dir), boot
 

@@ -3,24 +3,35 @@
 Bytes live under ``<uploads dir>/upload-<random>``; the key (never the client's filename) is what
 the database records. A write goes to a hidden temporary file in the same directory and is renamed
 into place only once every byte is on disk, so a reader never sees a half-written blob and a
-failed or cancelled upload leaves nothing behind.
+failed or cancelled upload leaves nothing behind. Only a crash can: a temporary file, or a blob
+whose database row was never written (or whose rows were deleted before the file was);
+:func:`remove_leftovers` clears those when the server starts.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import stat as stat_module
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import attrs
 import trio
 
+log = logging.getLogger("clickclack_server")
+
 KEY_PREFIX = "upload-"
 _KEY = re.compile(r"^upload-[0-9a-f]{32}$")
 _TEMP_PREFIX = ".partial-"
+_TEMP = re.compile(r"^\.partial-upload-[0-9a-f]{32}$")
 WRITE_BUFFER = 1 << 20
+LEFTOVER_MIN_AGE = 15 * 60.0
+"""Seconds since its last change before a leftover file may be removed at start-up: another
+process sharing the directory (an overlapping restart) may still be writing or recording it."""
 
 
 def new_key() -> str:
@@ -177,3 +188,67 @@ class BlobStore:
         path = self.root / key
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+
+
+def remove_leftovers(
+    root: Path,
+    recorded: Callable[[], Iterable[str]],
+    *,
+    min_age: float = LEFTOVER_MIN_AGE,
+) -> int:
+    """Remove what a crash leaves in ``root``: ``.partial-*`` temporary files, and blobs that no
+    ``uploads`` row names. Returns how many files were removed (logged when any were).
+
+    For start-up only, before serving: this process must have no upload in flight. ``recorded``
+    lists the storage keys the rows hold; it is called after the directory was scanned, so a
+    blob published and recorded meanwhile is kept. Only regular files with the names this store
+    creates are considered (anything else in the directory is left alone), and only once they
+    are ``min_age`` seconds old.
+    """
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return 0
+    cutoff = time.time() - min_age
+    partials: list[str] = []
+    blobs: list[str] = []
+    for entry in entries:
+        partial = _TEMP.fullmatch(entry.name) is not None
+        if not partial and not is_key(entry.name):
+            continue
+        try:
+            found = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat_module.S_ISREG(found.st_mode) and found.st_mtime <= cutoff:
+            (partials if partial else blobs).append(entry.name)
+    if blobs:
+        keep: set[str] = set()
+        for key in recorded():
+            keep.update((key, Path(key).name))
+        blobs = [name for name in blobs if name not in keep]
+    removed_partials = _unlink_all(root, partials)
+    removed_blobs = _unlink_all(root, blobs)
+    if removed_partials or removed_blobs:
+        log.info(
+            "removed %d leftover upload file(s) from %s (%d partial, %d without a row)",
+            removed_partials + removed_blobs,
+            root,
+            removed_partials,
+            removed_blobs,
+        )
+    return removed_partials + removed_blobs
+
+
+def _unlink_all(root: Path, names: list[str]) -> int:
+    removed = 0
+    for name in names:
+        try:
+            (root / name).unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot remove leftover upload file %s: %s", root / name, exc)
+            continue
+        removed += 1
+    return removed

@@ -150,6 +150,11 @@ def record(tx: Tx, user_id: str, new: NewUpload) -> tuple[Upload, bool]:
     return upload_from_row(row), True
 
 
+def storage_keys(tx: Tx) -> list[str]:
+    """The storage key of every ``uploads`` row: the blobs that must be kept."""
+    return [str(row["storage_path"]) for row in tx.all("SELECT storage_path FROM uploads")]
+
+
 def by_nonce(tx: Tx, user_id: str, workspace_id: str, nonce: str) -> Upload:
     """The caller's upload with ``nonce`` in ``workspace_id``; NotFound, or 409 across workspaces."""
     require_member(tx, workspace_id, user_id)

@@ -16,6 +16,7 @@ from clickclack_bots._bot import (
     ResyncHandler,
     ScheduleHandler,
 )
+from clickclack_bots._catchup import EventGap
 from clickclack_bots._cli import run_from_cli
 from clickclack_bots._commands import CommandSpec, UsageError
 from clickclack_bots._config import (
@@ -93,6 +94,7 @@ __all__ = [
     "Dispatcher",
     "ErrorHandler",
     "EventContext",
+    "EventGap",
     "EventHandler",
     "FileCursorStore",
     "HandlerTimeout",

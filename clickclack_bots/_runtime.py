@@ -3,7 +3,8 @@
 The task tree of one account (:class:`BotRuntime`)::
 
     run
-    ├── intake      realtime stream -> routing -> Dispatcher.submit (blocks when a lane is full)
+    ├── intake      pull pages when behind, else the socket -> Dispatcher.submit (blocks when
+    │               a lane is full); see ``_catchup``
     │   └── schedules (each submits its calls to its own lane)
     ├── lanes       Dispatcher: one worker per busy conversation, a global capacity limit
     │   └── each handler call in its own cancel scope with a deadline
@@ -32,6 +33,7 @@ import attrs
 import trio
 
 from clickclack_bots._bot import Bot, CommandRoute, MessageRoute, ScheduleRoute
+from clickclack_bots._catchup import EventGap, Intake, run_resync_hooks
 from clickclack_bots._commands import UsageError, parse_arguments, split_command
 from clickclack_bots._config import Account, ConfigError
 from clickclack_bots._context import (
@@ -41,7 +43,6 @@ from clickclack_bots._context import (
     EventContext,
     MessageContext,
     ReactionContext,
-    ResyncContext,
     ScheduleContext,
     Services,
 )
@@ -54,10 +55,8 @@ from clickclack_sdk import (
     ClickClackError,
     Client,
     Event,
-    EventStream,
     Message,
     NotFound,
-    ResyncRequired,
     RetryPolicy,
 )
 
@@ -114,6 +113,11 @@ class RuntimeStatistics:
     """Events received but not committed yet."""
     reconnects: int
     resyncs: int
+    """Event gaps (events pruned before the bot got them) handed to the resync hooks."""
+    catch_ups: int = 0
+    """Catch-up passes through HTTP pull (one at start, one after each close 4001)."""
+    catch_up_events: int = 0
+    """Events received from pull pages (the others came over the socket)."""
 
 
 @attrs.define(eq=False)
@@ -233,7 +237,7 @@ class BotRuntime:
         self._store: CursorStore = account.cursor_store()
         self._store_key = ""
         self._tracker = CommitTracker(None)
-        self._stream: EventStream | None = None
+        self._intake: Intake | None = None
         self._guard = LoopGuard(self.bot.max_bot_chain, self.bot.bot_chain_window)
         self._stop = trio.Event()
         self._stop_grace: float | None = None
@@ -243,6 +247,7 @@ class BotRuntime:
         self._committer_scope = trio.CancelScope()
         self._lanes_done = trio.Event()
         self._saved: str | None = None
+        self._saving = trio.Lock()
         self._events_in = 0
         self._ignored = 0
         self._handled = 0
@@ -270,10 +275,10 @@ class BotRuntime:
 
     def statistics(self) -> RuntimeStatistics:
         lanes: DispatchStatistics = self.dispatcher.statistics()
-        stream = self._stream.statistics() if self._stream is not None else None
+        intake = self._intake.statistics() if self._intake is not None else None
         return RuntimeStatistics(
             account=self.account.label,
-            connected=bool(stream and stream.connected),
+            connected=bool(intake and intake.connected),
             events_in=self._events_in,
             ignored=self._ignored,
             handled=self._handled,
@@ -287,8 +292,10 @@ class BotRuntime:
             committed_cursor=self._tracker.committed,
             last_cursor=self._tracker.last_seen,
             cursor_lag=self._tracker.lag,
-            reconnects=stream.reconnects if stream else 0,
-            resyncs=stream.resyncs if stream else 0,
+            reconnects=intake.reconnects if intake else 0,
+            resyncs=intake.gaps if intake else 0,
+            catch_ups=intake.catch_ups if intake else 0,
+            catch_up_events=intake.catch_up_events if intake else 0,
         )
 
     async def wait_idle(self) -> None:
@@ -296,6 +303,13 @@ class BotRuntime:
         await self.dispatcher.wait_idle()
         while self._tracker.lag:
             await self._tracker.wait_changed()
+
+    async def wait_live(self) -> None:
+        """Block until the intake has caught up and follows the live socket (with
+        ``transport="pull"``: polls at the tail); at once when it does."""
+        if self._intake is None:
+            raise RuntimeError("the runtime has not started")
+        await self._intake.wait_live()
 
     async def wait_caught_up(self) -> None:
         """Block until every event visible to the bot *now* (up to the server's current tail)
@@ -334,7 +348,9 @@ class BotRuntime:
                 services, handler_key=key, seed=f"start-{uuid.uuid4()}", log=self._log(key, "")
             )
             await hook(ctx)
-        await self._serve(services, task_status, partial(self._intake, client, info.workspace_id))
+        await self._serve(
+            services, task_status, partial(self._run_intake, client, info.workspace_id)
+        )
 
     async def run_offline(
         self,
@@ -469,62 +485,47 @@ class BotRuntime:
             await self.dispatcher.run(task_status=task_status)
         self._lanes_done.set()
 
-    async def _intake(
+    async def _run_intake(
         self, client: Client, workspace_id: str, *, task_status: trio.TaskStatus[None]
     ) -> None:
+        """Catch up and follow (``_catchup.Intake``); start the schedules once it answered."""
+        intake = self._intake = Intake(
+            client,
+            workspace_id,
+            deliver=self.feed,
+            on_gap=self._on_gap,
+            policy=self.reconnect or client.reconnect,
+            transport=self.transport,
+            ping_interval=self.ping_interval,
+            label=self.account.label,
+        )
         started = False
         with self._intake_scope:
             try:
-                async with client.realtime.connect(
-                    workspace_id,
-                    after_cursor=self._tracker.committed,
-                    on_resync=self._resync,
-                    reconnect=self.reconnect,
-                    transport=self.transport,
-                    ping_interval=self.ping_interval,
-                ) as stream:
-                    self._stream = stream
-                    async with trio.open_nursery() as schedules:
-                        for route in self.bot.schedules:
-                            schedules.start_soon(self._schedule, route)
-                        task_status.started()
-                        started = True
-                        await self._feed(stream)
-            except ClickClackError as error:
-                if not started:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(intake.run, self._tracker.committed or BEGINNING)
+                    for route in self.bot.schedules:
+                        nursery.start_soon(self._schedule, route)
+                    task_status.started()
+                    started = True
+            except Exception as raised:
+                error = unwrap(raised)
+                if not isinstance(error, ClickClackError):
                     raise
+                if not started:
+                    raise error from None
                 log.error("[%s] realtime stream failed: %s", self.account.label, error)
                 self._fatal = error
                 self._stop.set()
 
-    async def _feed(self, stream: EventStream) -> None:
-        async for event in stream:
-            await self.feed(event)
-        raise ClickClackError("realtime stream ended")
-
-    async def _resync(self, error: ResyncRequired) -> str | None:
-        """Close 4001: run the resync hooks, then continue from the current tail."""
-        services = self.services
-        log.warning("[%s] resync required: %s", self.account.label, error.reason)
-        for key, hook in self.bot.resync_hooks:
-            ctx = ResyncContext(
-                services,
-                error,
-                handler_key=key,
-                seed=f"resync-{uuid.uuid4()}",
-                log=self._log(key, ""),
-            )
-            try:
-                with trio.move_on_after(self.bot.handler_timeout or math.inf):
-                    await hook(ctx)
-            except Exception:
-                log.exception("[%s] resync hook %s failed", self.account.label, key)
-        batch = await services.client.realtime.pull(
-            services.account.workspace_id, limit=1, include_tail=True
+    async def _on_gap(self, gap: EventGap) -> None:
+        await run_resync_hooks(
+            self.bot,
+            self.services,
+            gap,
+            label=self.account.label,
+            hook_log=lambda key: self._log(key, ""),
         )
-        tail = batch.tail_cursor or BEGINNING
-        self._tracker.jump(tail)
-        return tail or None
 
     async def _committer(self) -> None:
         with self._committer_scope:
@@ -536,10 +537,13 @@ class BotRuntime:
                 await trio.sleep(self.commit_interval)
 
     async def _save(self) -> None:
-        committed = self._tracker.committed
-        if committed is not None and committed != self._saved:
-            await self._store.save(self._store_key, committed)
-            self._saved = committed
+        # One save at a time: the final save on shutdown must not race the committer's (a
+        # slower, older write landing last would leave an older cursor in the store).
+        async with self._saving:
+            committed = self._tracker.committed
+            if committed is not None and committed != self._saved:
+                await self._store.save(self._store_key, committed)
+                self._saved = committed
 
     async def _shutdown(self, services: Services) -> None:
         grace = self.grace if self._stop_grace is None else self._stop_grace

@@ -11,6 +11,7 @@ from clickclack_bots import (
     Account,
     Bot,
     BotRuntime,
+    EventGap,
     MemoryCursorStore,
     MessageContext,
     ResyncContext,
@@ -261,18 +262,19 @@ async def test_dropped_connection_resumes(
     assert running.statistics().reconnects >= 1
 
 
-async def test_resync_hook_then_continue_from_tail(
+async def test_resync_hook_gets_the_gap_then_what_is_left_is_handled(
     clickclack_server: ClickClackHarness, user: TestUser
 ) -> None:
     from clickclack_server.store.realtime import prune_events
 
     bot = Bot("resyncer")
-    resyncs: list[str] = []
+    gaps: list[EventGap] = []
     resynced = trio.Event()
 
     @bot.on_resync
     async def refetch(ctx: ResyncContext) -> None:
-        resyncs.append(ctx.error.reason)
+        assert isinstance(ctx.error, EventGap)
+        gaps.append(ctx.error)
         resynced.set()
 
     @bot.on_message()
@@ -283,16 +285,20 @@ async def test_resync_hook_then_continue_from_tail(
     await user.say("#general", "one")
     assert (await user.expect_reply()).body == "got one"
     await running.stop()
+    saved = running.statistics().committed_cursor
     await user.say("#general", "lost")
-    # Only the newest event ("lost") survives: the saved cursor is gone, hence close 4001.
+    # Only the newest event ("lost") survives: the saved cursor is gone, a gap.
     await clickclack_server.db.write(prune_events, clickclack_server.workspace_id, keep_latest=1)
     await running.start()
     with trio.fail_after(5):
         await resynced.wait()
-    await running.wait_caught_up()  # the committed cursor jumped to the new tail
+    assert (await user.expect_reply()).body == "got lost"  # retained: handled after the gap
+    [gap] = gaps
+    assert gap.cursor == saved and gap.resumed_at == gap.tail is not None
+    assert gap.reason == "events pruned past the cursor"
     await user.say("#general", "two")
     assert (await user.expect_reply()).body == "got two"
-    assert resyncs == ["realtime replay limit exceeded; resync required"]
+    assert running.statistics().resyncs == 1
 
 
 async def test_fatal_stream_error_stops_the_runtime(

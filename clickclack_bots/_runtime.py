@@ -33,7 +33,7 @@ import attrs
 import trio
 
 from clickclack_bots._bot import Bot, CommandRoute, MessageRoute, ScheduleRoute
-from clickclack_bots._catchup import EventGap, Intake, run_resync_hooks
+from clickclack_bots._catchup import Intake, run_resync_hooks
 from clickclack_bots._commands import UsageError, parse_arguments, split_command
 from clickclack_bots._config import Account, ConfigError
 from clickclack_bots._context import (
@@ -190,14 +190,17 @@ class LoopGuard:
 class BotRuntime:
     """Runs one :class:`~clickclack_bots.Bot` on one account (one realtime connection).
 
-    ``await nursery.start(runtime.run)`` returns once the stream is connected and the startup
-    hooks ran; :meth:`stop` shuts down gracefully; ``statistics()`` reports counters. A
-    runtime runs once: make a new one to start again (it resumes from the saved cursor).
+    ``await nursery.start(runtime.run)`` returns once the startup hooks ran and the server
+    answered the first pull of the catch-up (the backlog may still be coming in;
+    :meth:`wait_live` waits for the socket); :meth:`stop` shuts down gracefully;
+    ``statistics()`` reports counters. A runtime runs once: make a new one to start again (it
+    resumes from the saved cursor).
 
     ``client`` replaces the client built from the account (the runtime does not close it);
     ``max_concurrency`` caps handler calls across lanes; ``lane_buffer`` is each lane's queue
     size; ``grace`` is the default drain time on :meth:`stop`; ``commit_interval`` spaces
-    cursor saves; ``transport``, ``reconnect`` and ``ping_interval`` go to the SDK stream.
+    cursor saves; ``transport``, ``reconnect`` and ``ping_interval`` go to the intake
+    (:class:`~clickclack_bots._catchup.Intake`: pull catch-up, then the SDK stream).
 
     A bot with ``@bot.slash``/``@bot.on_delivery`` handlers needs ``callbacks`` (default: the
     account's): the runtime then serves a :class:`CallbackServer` beside the realtime stream,
@@ -493,7 +496,13 @@ class BotRuntime:
             client,
             workspace_id,
             deliver=self.feed,
-            on_gap=self._on_gap,
+            on_gap=partial(
+                run_resync_hooks,
+                self.bot,
+                self.services,
+                label=self.account.label,
+                hook_log=lambda key: self._log(key, ""),
+            ),
             policy=self.reconnect or client.reconnect,
             transport=self.transport,
             ping_interval=self.ping_interval,
@@ -517,15 +526,6 @@ class BotRuntime:
                 log.error("[%s] realtime stream failed: %s", self.account.label, error)
                 self._fatal = error
                 self._stop.set()
-
-    async def _on_gap(self, gap: EventGap) -> None:
-        await run_resync_hooks(
-            self.bot,
-            self.services,
-            gap,
-            label=self.account.label,
-            hook_log=lambda key: self._log(key, ""),
-        )
 
     async def _committer(self) -> None:
         with self._committer_scope:

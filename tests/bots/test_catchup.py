@@ -264,3 +264,35 @@ async def test_crash_during_catch_up_then_replay_sends_each_effect_once(
                     acks[message.body] += 1
     assert acks == Counter({f"ack {n}": 1 for n in range(0, 6_000, 250)})
     await running.stop()
+
+
+async def test_pull_transport_catches_up_and_reports_gaps_too(
+    clickclack_server: ClickClackHarness,
+) -> None:
+    from clickclack_server.store.realtime import prune_events
+
+    channel_ids = await _channels(clickclack_server, 2)
+    recorder = Recorder()
+    running = await clickclack_server.start_bot(recorder.bot, transport="pull")
+    await _backlog(clickclack_server, channel_ids, 3)
+    await running.wait_caught_up(TIMEOUT)
+    await running.stop()
+    saved = running.statistics().committed_cursor
+    await _backlog(clickclack_server, channel_ids, 10, first=3)
+    kept = await _backlog(clickclack_server, channel_ids, 1_200, first=13)
+    await clickclack_server.db.write(
+        prune_events, clickclack_server.workspace_id, keep_latest=1_200
+    )
+
+    await running.start()
+    await running.wait_caught_up(TIMEOUT)
+    assert recorder.handled == Counter([*range(3), *range(13, 1_213)])
+    assert recorder.order[channel_ids[1]] == [1, *range(13, 1_213, 2)]
+    [gap] = recorder.gaps
+    assert isinstance(gap, EventGap)
+    assert (gap.cursor, gap.resumed_at, gap.tail) == (saved, kept[0], kept[-1])
+    async with await _owner_client(clickclack_server) as owner:
+        sent = await owner.messages.send(channel_ids[0], "polled")
+        await running.wait_caught_up(TIMEOUT)
+    assert recorder.live == [sent.message.id]
+    await running.stop()

@@ -296,3 +296,31 @@ async def test_pull_transport_catches_up_and_reports_gaps_too(
         await running.wait_caught_up(TIMEOUT)
     assert recorder.live == [sent.message.id]
     await running.stop()
+
+
+async def test_graceful_stop_mid_catch_up_then_restart_handles_each_event_once(
+    clickclack_server: ClickClackHarness,
+) -> None:
+    channel_ids = await _channels(clickclack_server, 3)
+    recorder = Recorder()
+    midway = trio.Event()
+
+    @recorder.bot.on_event("message.created")
+    async def watch(ctx: EventContext) -> None:
+        if ctx.payload.get("n") == 2_000:
+            midway.set()
+
+    running = await clickclack_server.start_bot(recorder.bot)
+    await running.stop()
+    await _backlog(clickclack_server, channel_ids, 8_000)
+    await running.start()
+    with trio.fail_after(TIMEOUT):
+        await midway.wait()
+    await running.stop()  # intake first, then the lanes drain, then the cursor is saved
+    assert 2_000 <= sum(recorder.handled.values()) < 8_000
+    assert max(recorder.handled.values()) == 1
+
+    await running.start()
+    await running.wait_caught_up(TIMEOUT)
+    recorder.assert_exactly_once_in_order(range(8_000), channel_ids)
+    await running.stop()

@@ -77,7 +77,7 @@ BUNDLE_NAMES = {BOT_READ: "bot:read", BOT_WRITE: "bot:write", BOT_ADMIN: "bot:ad
 NONCE = "matrix-nonce-0001"
 EMOJI = "👍"
 WORKSPACE_DENIED = "bot token cannot access this workspace"
-CALLBACK_URL = "https://203.0.113.10/clickclack"
+CALLBACK_URL = "https://hooks.example.com/clickclack"
 
 
 @attrs.frozen

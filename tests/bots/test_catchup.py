@@ -3,8 +3,8 @@ socket's 5,000-event replay limit, close 4001) handles everything it missed, onc
 order, then follows the socket; only events pruned from the log reach the resync handlers.
 
 The backlogs are written straight into the server's log (one transaction), not posted one by
-one. No test here opens a :class:`~clickclack_bots.testing.TestUser`: a human's socket would be
-refused replay (4001) by such a backlog too, and its stream would fail the test.
+one. The last test checks that the plugin's :class:`~clickclack_bots.testing.TestUser` catches
+up through pull the same way when its socket is refused replay.
 """
 
 from __future__ import annotations
@@ -324,3 +324,20 @@ async def test_graceful_stop_mid_catch_up_then_restart_handles_each_event_once(
     await running.wait_caught_up(TIMEOUT)
     recorder.assert_exactly_once_in_order(range(8_000), channel_ids)
     await running.stop()
+
+
+async def test_test_user_catches_up_after_a_burst_past_the_replay_limit(
+    clickclack_server: ClickClackHarness,
+) -> None:
+    """The plugin's TestUser reads a burst of 6,000 events through pull when its socket is
+    refused replay (4001), instead of failing the test with ResyncRequired."""
+    channel_ids = await _channels(clickclack_server, 2)
+    user = await clickclack_server.owner()
+    burst = await _backlog(clickclack_server, channel_ids, 6_000)
+    async with await _owner_client(clickclack_server) as owner:
+        sent = await owner.messages.send(channel_ids[0], "after the burst")
+    await user.wait_for_event(
+        lambda event: event.payload.get("message_id") == sent.message.id, timeout=TIMEOUT
+    )
+    seen = [event.cursor for event in user.events if event.cursor in set(burst)]
+    assert len(seen) == len(set(seen)) == 6_000

@@ -487,7 +487,9 @@ class ScheduleContext(Context):
 
 
 class ResyncContext(Context):
-    """The stream hit close 4001: refetch what the bot needs through REST (``on_resync``)."""
+    """Events after the bot's cursor were pruned before it got them (``ctx.error`` is an
+    :class:`~clickclack_bots.EventGap` with the bounds): refetch what the bot needs through REST
+    (``on_resync``). A socket refusing replay (4001) alone is caught up through pull instead."""
 
     kind = "resync"
 

@@ -9,7 +9,9 @@ counts as handled; the cursor file is written from that position only, at most e
 
 A saved or given cursor whose event the server no longer keeps (pruned, or another
 workspace's) cannot be resumed from: the tailer prints a ``resync`` line with the current tail,
-warns on stderr and goes on from there. The WebSocket's close 4001 is handled the same way.
+warns on stderr and goes on from there. The WebSocket's close 4001 (replay refused) while
+following goes back to catching up through pull when the position's event is still kept, and
+is reported as a ``resync`` only when it is not.
 
 This module is imported only inside the command bodies (it loads Trio and the SDK), so
 ``clickclack --help`` never pays for it.
@@ -405,7 +407,12 @@ class Tailer:
                         if transport == "pull" and self.position:
                             break  # a cursor at last: switch to the WebSocket
             except ResyncRequired:
-                self.resynced(self.position, await self.tail())
+                # The socket refuses replay past its limit: a burst, not a loss, while the
+                # position's event is still kept. Read the rest through pull pages.
+                if self.position and await self.retained(self.position):
+                    await self.catch_up()
+                else:
+                    self.resynced(self.position, await self.tail())
 
     async def run(self, start: str | None, saved: Saved | None, *, follow: bool) -> None:
         """Begin, catch up, then follow (or stop at the tail seen at the start)."""

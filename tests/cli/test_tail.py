@@ -502,6 +502,53 @@ async def test_websocket_resync_in_follow_mode(world: World) -> None:
     assert len(warnings) == 1 and stale in warnings[0]
 
 
+async def test_websocket_replay_refused_in_follow_mode_catches_up_by_pull(world: World) -> None:
+    """Close 4001 because the position is more than the socket replays (not pruned): every event
+    after it is read through pull, no resync line, nothing missed, nothing twice."""
+    from clickclack_server.store.events import insert_event
+
+    start = await tail_cursor(world.owner, world.workspace_id)
+
+    def burst(tx: Any) -> list[str]:
+        return [
+            insert_event(
+                tx,
+                workspace_id=world.workspace_id,
+                type="channel.read",
+                channel_id=world.channel_id,
+                payload={"n": n},
+            ).cursor
+            for n in range(6_000)
+        ]
+
+    cursors = await world.db.write(burst)
+    lines: list[dict[str, Any]] = []
+    done = trio.Event()
+
+    def write(line: dict[str, Any]) -> None:
+        lines.append(to_data(line))
+        if line.get("cursor") == cursors[-1]:
+            done.set()
+
+    warnings: list[str] = []
+    async with Client(world.url, token=world.owner.token) as client:
+        tailer = Tailer(
+            client,
+            Selection("events tail", world.workspace_id),
+            write=write,
+            warn=warnings.append,
+            position=start,
+            started=True,
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tailer.follow)
+            with trio.fail_after(WAIT * 4):
+                await done.wait()
+            nursery.cancel_scope.cancel()
+    assert [line["cursor"] for line in lines] == cursors
+    assert warnings == []
+
+
 # Bad input.
 
 

@@ -19,6 +19,7 @@ from clickclack_sdk.cli._admin_hooks import slash_command_app
 from clickclack_sdk.cli._bot_cmds import bot_app
 from clickclack_sdk.cli._client_cmds import register as register_client_commands
 from clickclack_sdk.cli._common import (
+    EXIT_USAGE,
     ConfigOpt,
     DataOpt,
     DbOpt,
@@ -26,7 +27,9 @@ from clickclack_sdk.cli._common import (
     existing_database_path,
     fail,
     load_server_config,
+    opening_database,
     reported_errors,
+    server_missing_hint,
 )
 
 __all__ = ["app", "fail", "load_server_config"]
@@ -41,10 +44,10 @@ app = typer.Typer(
 )
 app.add_typer(admin_app, name="admin")
 admin_app.add_typer(slash_command_app, name="slash-command")
+admin_app.add_typer(sessions_app, name="sessions")
 app.add_typer(bot_app, name="bot")
 
 
-admin_app.add_typer(sessions_app, name="sessions")
 def _print_version(value: bool) -> None:
     if value:
         from clickclack_sdk import __version__
@@ -68,7 +71,11 @@ def root(
 @app.command()
 def serve(
     addr: Annotated[
-        str | None, typer.Option(help="Listen address HOST:PORT or :PORT (default :8080).")
+        str | None,
+        typer.Option(
+            help="Listen address HOST:PORT, or :PORT for every interface (default "
+            "127.0.0.1:8080, this machine only)."
+        ),
     ] = None,
     data: DataOpt = None,
     db: DbOpt = None,
@@ -100,24 +107,35 @@ def serve(
         dev_bootstrap=dev_bootstrap,
         public_url=public_url,
     )
+    from clickclack_server.config import ConfigError
+
+    try:
+        _ = cfg.host_port  # a malformed --addr is a usage error, before anything starts
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # callbacks: no line per request
     import trio
 
-    from clickclack_server.config import ConfigError
-
     try:
-        from clickclack_server.runner import run_server
-    except ImportError as exc:  # the [server] extra is missing (hypercorn, starlette, ...)
-        fail(f"the server is not installed ({exc.name}); run: pip install 'clickclack[server]'")
-    try:
-        trio.run(partial(run_server, cfg, handle_signals=True))
-    except KeyboardInterrupt:  # a second Ctrl-C during the graceful shutdown
-        pass
-    except (ConfigError, OSError) as exc:
-        fail(str(exc))
+        from clickclack_server.runner import ListenError, run_server
+    except ImportError as exc:  # a broken install (require_server found the modules)
+        fail(server_missing_hint(str(exc.name).partition(".")[0]))
+    # Start-up failures (before anything is served) come out of trio.run unwrapped.
+    with opening_database(cfg.db_path):
+        try:
+            trio.run(partial(run_server, cfg, handle_signals=True))
+        except KeyboardInterrupt:  # a second Ctrl-C during the graceful shutdown
+            pass
+        except ListenError as exc:
+            fail(str(exc))
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        except OSError as exc:  # e.g. the data directory cannot be created
+            detail = exc.strerror or str(exc)
+            fail(f"{detail}: {exc.filename}" if exc.filename else detail)
 
 
 @app.command()
@@ -127,11 +145,12 @@ def migrate(data: DataOpt = None, db: DbOpt = None, config: ConfigOpt = None) ->
     from clickclack_server.db import Database
     from clickclack_server.runner import prepare_data
 
-    database = Database(prepare_data(cfg))
-    try:
-        applied = database.migrate()
-    finally:
-        database.close()
+    with opening_database(cfg.db_path):
+        database = Database(prepare_data(cfg))
+        try:
+            applied = database.migrate()
+        finally:
+            database.close()
     for name in applied:
         typer.echo(f"applied {name}")
     typer.echo(f"migrations up to date ({cfg.db_path})")

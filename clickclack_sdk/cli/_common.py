@@ -70,6 +70,7 @@ def reported_errors() -> Iterator[None]:
     """
     import sqlite3
 
+    require_server()
     try:
         yield
     except typer.Exit:
@@ -111,11 +112,39 @@ ConfigOpt = Annotated[
 ]
 
 
+SERVER_MODULES = ("starlette", "hypercorn", "python_multipart", "ulid", "orjson")
+"""The top-level modules of the ``server`` extra (a test compares them with pyproject)."""
+
+
+def server_missing_hint(module: str) -> str:
+    return f"the server is not installed ({module}); run: pip install 'clickclack[server]'"
+
+
+def require_server() -> None:
+    """Stop with the install hint (exit 1) when the ``server`` extra is not installed.
+
+    Every server-side command (serve, migrate, admin ..., backup, export) passes here before
+    it imports or opens anything: through :func:`load_server_config` or
+    :func:`reported_errors`. Only finds the modules, it does not import them (``--help``
+    stays fast).
+    """
+    from importlib.util import find_spec
+
+    for name in SERVER_MODULES:
+        try:
+            found = find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            fail(server_missing_hint(name))
+
+
 def _server_config_module() -> Any:
+    require_server()
     try:
         import clickclack_server.config as config_module
-    except ImportError as exc:  # the [server] extra is missing
-        fail(f"the server is not installed ({exc.name}); run: pip install 'clickclack[server]'")
+    except ImportError as exc:  # a broken install
+        fail(server_missing_hint(str(exc.name).partition(".")[0]))
     return config_module
 
 
@@ -132,6 +161,18 @@ def load_server_config(**flags: Any) -> Config:
 
 
 @contextmanager
+def opening_database(path: Path) -> Iterator[None]:
+    """Opening ``path`` and migrating it: a file that is not SQLite (or cannot be opened)
+    is one ``cannot open database PATH: <reason>`` line, exit 1."""
+    import sqlite3
+
+    try:
+        yield
+    except sqlite3.Error as exc:
+        fail(f"cannot open database {path}: {exc}")
+
+
+@contextmanager
 def open_admin_database(
     data: str | None, db: str | None, config: Path | None
 ) -> Iterator[Database]:
@@ -141,9 +182,14 @@ def open_admin_database(
 
     path = cfg.db_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    database = Database(path, readers=1)
+    with opening_database(path):
+        database = Database(path, readers=1)
+        try:
+            database.migrate()
+        except BaseException:
+            database.close()
+            raise
     try:
-        database.migrate()
         yield database
     finally:
         database.close()

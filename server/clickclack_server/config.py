@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -15,9 +16,13 @@ class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names it."""
 
 
+DEFAULT_ADDR = "127.0.0.1:8080"
+"""Loopback: a server is reachable from other machines only when an address says so."""
+
+
 @attrs.frozen(kw_only=True)
 class Config:
-    addr: str = ":8080"
+    addr: str = DEFAULT_ADDR
     data: str = "./data"
     db: str = ""
     uploads: str = ""
@@ -53,10 +58,13 @@ class Config:
 
     @property
     def host_port(self) -> tuple[str, int]:
-        """``--addr`` as (host, port); ``:8080`` listens on all interfaces like Go's net/http."""
+        """``--addr`` as (host, port). The default is loopback (``127.0.0.1:8080``); an
+        explicit ``:8080`` listens on all interfaces like Go's net/http."""
         host, sep, port = self.addr.rpartition(":")
-        if not sep or not port.isdigit():
+        if not sep or not (port.isascii() and port.isdigit()):
             raise ConfigError(f"invalid --addr {self.addr!r}; expected HOST:PORT or :PORT")
+        if int(port) > 65535:
+            raise ConfigError(f"invalid --addr {self.addr!r}: the port must be 0-65535")
         host = host.strip("[]") or "0.0.0.0"
         return host, int(port)
 
@@ -87,6 +95,18 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return value
 
 
+def check_keys(document: Mapping[str, Any], source: str) -> None:
+    """Refuse a config file key that is no setting (a typo would otherwise be ignored)."""
+    for key in document:
+        if key.replace("-", "_") in _FIELDS:
+            continue
+        close = difflib.get_close_matches(key.replace("-", "_"), list(_FIELDS), n=1)
+        if close:
+            raise ConfigError(f"{source}: unknown key {key!r} (did you mean {close[0]!r}?)")
+        settings = ", ".join(sorted(_FIELDS))
+        raise ConfigError(f"{source}: unknown key {key!r}; the settings are {settings}")
+
+
 def load_config(
     *,
     env: Mapping[str, str] | None = None,
@@ -111,10 +131,10 @@ def load_config(
             raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a JSON object")
+        check_keys(loaded, str(path))
         for key, value in loaded.items():
             name = key.replace("-", "_")
-            if name in _FIELDS:
-                values[name] = _coerce(name, value, str(path))
+            values[name] = _coerce(name, value, str(path))
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = _coerce(name, value, "--" + name.replace("_", "-"))

@@ -7,10 +7,9 @@ caller (or the CLI's ``--json`` output) can use the event cursor as well as the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
+from clickclack_sdk._convert import NULLABLE
 from clickclack_sdk._models import (
     BotToken,
     Channel,
@@ -21,6 +20,7 @@ from clickclack_sdk._models import (
     ReactionSummary,
     SearchHit,
     Session,
+    SlashCommandInvocation,
     ThreadState,
     User,
     Workspace,
@@ -49,7 +49,7 @@ class ReplyCreated:
 
     message: Message
     thread_state: ThreadState
-    events: list[Event] | None = None
+    events: list[Event] | None = attrs.field(default=None, metadata=NULLABLE)
 
     @property
     def replayed(self) -> bool:
@@ -117,10 +117,11 @@ class MemberPage:
 
 @attrs.frozen(kw_only=True)
 class SearchPage:
-    """One page of search hits; ``next_cursor`` is ``None`` on the last page."""
+    """One page of search hits; ``next_cursor`` is ``None`` (written as ``null``) on the last
+    page."""
 
     results: list[SearchHit]
-    next_cursor: str | None = None
+    next_cursor: str | None = attrs.field(default=None, metadata=NULLABLE)
 
 
 @attrs.frozen(kw_only=True)
@@ -193,7 +194,7 @@ class SlashCommandResult:
     text: str
     message: Message | None = None
     event: Event | None = None
-    invocation: dict[str, Any] | None = None
+    invocation: SlashCommandInvocation | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from clickclack_sdk._convert import converter
+from clickclack_sdk._convert import converter, declared_order
 
 
 @attrs.frozen(kw_only=True)
@@ -39,13 +39,14 @@ class ChannelDeletedPayload:
     channel_id: str = ""
 
 
+@declared_order
 @attrs.frozen(kw_only=True)
 class MessageCreatedPayload:
     """``message.created`` for a channel or DM root; the body is fetched separately."""
 
     message_id: str
-    author_id: str
     direct_conversation_id: str | None = None
+    author_id: str
     topic_id: str | None = None
     kind: str | None = None
     turn_id: str | None = None

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from clickclack_sdk import Session
+from clickclack_sdk import Login, MagicLinkIssued, Session
 from clickclack_server import ids
 from clickclack_server.auth import (
     COOKIE_NAME,
@@ -98,7 +98,7 @@ async def request_magic_link(request: Request) -> Response:
     link, token = await server.db.write(
         store.create_magic_link, email=body.str("email"), display_name=body.str("display_name")
     )
-    return json_response({"magic_link": link, "token": token}, 201)
+    return json_response(MagicLinkIssued(magic_link=link, token=token), 201)
 
 
 async def consume_magic_link(request: Request) -> Response:
@@ -106,7 +106,7 @@ async def consume_magic_link(request: Request) -> Response:
     _require_same_origin_json(request, server)
     body = await read_json(request)
     user, session = await server.db.write(store.consume_magic_link, body.str("token").strip())
-    response = json_response({"user": user, "session": session, "token": session.token})
+    response = json_response(Login(user=user, session=session, token=session.token))
     set_session_cookie(response, request, server, session)
     return response
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from clickclack_sdk import Event, to_data
+from clickclack_sdk import BotCreated, Event, to_data
 from clickclack_server import ids
 from clickclack_server.errors import ApiError, Forbidden, Invalid, NotFound
 from clickclack_server.http import json_response, read_json
@@ -51,10 +51,7 @@ async def create_bot(request: Request) -> Response:
         scopes=scopes,
         initial_token=initial_token,
     )
-    result: dict[str, Any] = {"bot": bot}
-    if token is not None:
-        result["bot_token"] = token
-    return json_response(result, 201)
+    return json_response(BotCreated(bot=bot, bot_token=token), 201)
 
 
 async def list_bots(request: Request) -> Response:

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from clickclack_sdk import ChannelChanged
 from clickclack_server.http import json_response, read_json
 from clickclack_server.server import current
 from clickclack_server.store import channels as store
@@ -38,7 +39,7 @@ async def create_channel(request: Request) -> Response:
         external_url=body.str("external_url"),
         sidebar_section=body.str("sidebar_section"),
     )
-    return json_response({"channel": channel, "event": event}, 201)
+    return json_response(ChannelChanged(channel=channel, event=event), 201)
 
 
 async def update_channel(request: Request) -> Response:
@@ -59,7 +60,7 @@ async def update_channel(request: Request) -> Response:
         external_url=body.opt_str("external_url"),
         sidebar_section=body.opt_str("sidebar_section"),
     )
-    return json_response({"channel": channel, "event": event})
+    return json_response(ChannelChanged(channel=channel, event=event))
 
 
 async def mark_channel_read(request: Request) -> Response:

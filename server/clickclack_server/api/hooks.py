@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from clickclack_sdk import ZERO_EVENT, ZERO_MESSAGE
+from clickclack_sdk import ZERO_EVENT, ZERO_MESSAGE, SlashCommandResult
 from clickclack_server import callbacks
 from clickclack_server.api.messages import created_response
 from clickclack_server.errors import ApiError, Invalid
@@ -106,12 +106,12 @@ async def slash_hook(request: Request) -> Response:
     )
     if isinstance(started, message_store.Created):
         return json_response(
-            {
-                "response_type": "in_channel",
-                "text": started.message.body,
-                "message": started.message,
-                "event": started.events[0],
-            },
+            SlashCommandResult(
+                response_type="in_channel",
+                text=started.message.body,
+                message=started.message,
+                event=started.events[0],
+            ),
             201,
         )
     # The invocation is recorded: see it through even if the caller goes away meanwhile (the
@@ -140,13 +140,13 @@ async def slash_hook(request: Request) -> Response:
         raise ApiError(finished.invocation.error or "slash command response failed", 502)
     created = finished.created
     return json_response(
-        {
-            "response_type": response_type,
-            "text": reply,
-            "message": created.message if created else ZERO_MESSAGE,
-            "event": created.events[0] if created else ZERO_EVENT,
-            "invocation": finished.invocation,
-        }
+        SlashCommandResult(
+            response_type=response_type,
+            text=reply,
+            message=created.message if created else ZERO_MESSAGE,
+            event=created.events[0] if created else ZERO_EVENT,
+            invocation=finished.invocation,
+        )
     )
 
 

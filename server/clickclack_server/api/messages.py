@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from clickclack_sdk import MessageChanged, MessageCreated
 from clickclack_server.errors import Invalid, NotFound
 from clickclack_server.http import Body, json_response, read_json
 from clickclack_server.paging import timeline_window
@@ -40,8 +41,8 @@ def draft_from(request: Request, body: Body, *, root: bool = True) -> store.Draf
 def created_response(created: store.Created) -> Response:
     """201 with the event on creation; 200 without ``event`` on a nonce replay."""
     if created.replayed:
-        return json_response({"message": created.message})
-    return json_response({"message": created.message, "event": created.events[0]}, 201)
+        return json_response(MessageCreated(message=created.message))
+    return json_response(MessageCreated(message=created.message, event=created.events[0]), 201)
 
 
 async def list_channel_messages(request: Request) -> Response:
@@ -100,7 +101,7 @@ async def edit_message(request: Request) -> Response:
     message, event = await server.db.write(
         store.edit, actor, request.path_params["message_id"], body.str("body")
     )
-    return json_response({"message": message, "event": event})
+    return json_response(MessageChanged(message=message, event=event))
 
 
 async def delete_message(request: Request) -> Response:
@@ -109,7 +110,7 @@ async def delete_message(request: Request) -> Response:
     server, actor = await current(request)
     actor.require_scope("messages:write")
     message, event = await server.db.write(store.delete, actor, request.path_params["message_id"])
-    return json_response({"message": message, "event": event or ZERO_EVENT})
+    return json_response(MessageChanged(message=message, event=event or ZERO_EVENT))
 
 
 async def ensure_route(request: Request) -> Response:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from clickclack_sdk import MemberModerationChanged
 from clickclack_server.http import json_response, read_json
 from clickclack_server.server import current
 from clickclack_server.store import moderation as store
@@ -42,7 +43,7 @@ async def update_member(request: Request) -> Response:
     member, event = await server.db.write(
         store.update_member, workspace_id, actor.user_id, request.path_params["user_id"], patch
     )
-    return json_response({"member": member, "event": event})
+    return json_response(MemberModerationChanged(member=member, event=event))
 
 
 routes: list[BaseRoute] = [

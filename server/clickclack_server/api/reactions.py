@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from clickclack_sdk import ZERO_EVENT
+from clickclack_sdk import ZERO_EVENT, ReactionsChanged
 from clickclack_server.http import json_response, read_json
 from clickclack_server.server import current
 from clickclack_server.store import reactions as store
@@ -22,7 +22,8 @@ async def add_reaction(request: Request) -> Response:
         store.add, actor, request.path_params["message_id"], body.str("emoji").strip()
     )
     return json_response(
-        {"event": event or ZERO_EVENT, "reactions": summaries}, 201 if event is not None else 200
+        ReactionsChanged(event=event or ZERO_EVENT, reactions=summaries),
+        201 if event is not None else 200,
     )
 
 
@@ -35,7 +36,7 @@ async def remove_reaction(request: Request) -> Response:
     event, summaries = await server.db.write(
         store.remove, actor, request.path_params["message_id"], emoji
     )
-    return json_response({"event": event or ZERO_EVENT, "reactions": summaries})
+    return json_response(ReactionsChanged(event=event or ZERO_EVENT, reactions=summaries))
 
 
 routes: list[BaseRoute] = [

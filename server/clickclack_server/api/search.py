@@ -54,7 +54,7 @@ async def search(request: Request) -> Response:
         cursor=_param(request, "cursor"),
     )
     page = await server.db.read(store.search, actor.user_id, search_request)
-    return json_response({"results": page.results, "next_cursor": page.next_cursor})
+    return json_response(page)
 
 
 routes: list[BaseRoute] = [Route("/api/search", search, methods=["GET"])]

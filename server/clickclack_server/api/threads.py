@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from clickclack_sdk import ReplyCreated
 from clickclack_server.api.messages import draft_from
 from clickclack_server.http import json_response, read_json
 from clickclack_server.paging import thread_window
@@ -29,10 +30,13 @@ async def post_reply(request: Request) -> Response:
     actor.require_scope("threads:write")
     draft = draft_from(request, await read_json(request), root=False)
     created = await server.db.write(create_reply, actor, request.path_params["message_id"], draft)
-    body = {"message": created.message, "thread_state": created.thread_state}
+    state = created.thread_state
+    assert state is not None  # create_reply always answers the root's thread state
     if created.replayed:
-        return json_response({**body, "events": None})
-    return json_response({**body, "events": created.events}, 201)
+        return json_response(ReplyCreated(message=created.message, thread_state=state))
+    return json_response(
+        ReplyCreated(message=created.message, thread_state=state, events=created.events), 201
+    )
 
 
 routes: list[BaseRoute] = [

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from clickclack_sdk import WorkspaceChanged
 from clickclack_server.errors import Invalid
 from clickclack_server.http import json_response, parse_int, read_json
 from clickclack_server.server import current
@@ -51,7 +52,7 @@ async def update_workspace(request: Request) -> Response:
         slug=body.opt_str("slug"),
         icon_url=body.opt_str("icon_url"),
     )
-    return json_response({"workspace": workspace, "event": event})
+    return json_response(WorkspaceChanged(workspace=workspace, event=event))
 
 
 async def delete_workspace(request: Request) -> Response:
@@ -76,7 +77,7 @@ async def transfer_ownership(request: Request) -> Response:
     workspace, event = await server.db.write(
         store.transfer_ownership, request.path_params["workspace_id"], actor.user_id, target
     )
-    return json_response({"workspace": workspace, "event": event})
+    return json_response(WorkspaceChanged(workspace=workspace, event=event))
 
 
 async def list_members(request: Request) -> Response:

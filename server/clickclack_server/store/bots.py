@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from clickclack_sdk import BotCommand, BotCommandBot, BotToken, DeletedBot, User
+from clickclack_sdk import BotCommand, BotCommandBot, BotToken, BotWithTokens, DeletedBot, User
 from clickclack_server import ids
 from clickclack_server.auth import expand_scopes
 from clickclack_server.db import Tx
@@ -312,7 +312,7 @@ def sole_workspace(tx: Tx, bot_user_id: str) -> str:
     return workspaces[0]
 
 
-def list_bots(tx: Tx, workspace_id: str, requester_id: str) -> list[dict[str, Any]]:
+def list_bots(tx: Tx, workspace_id: str, requester_id: str) -> list[BotWithTokens]:
     """Every live bot of the workspace with its token metadata (newest token first)."""
     require_member(tx, workspace_id, requester_id)
     bots = tx.all(
@@ -328,7 +328,7 @@ def list_bots(tx: Tx, workspace_id: str, requester_id: str) -> list[dict[str, An
         (workspace_id,),
     ):
         tokens.setdefault(row["bot_user_id"], []).append(token_from_row(row))
-    return [{"bot": user_from_row(row), "tokens": tokens.get(row["id"], [])} for row in bots]
+    return [BotWithTokens(bot=user_from_row(row), tokens=tokens.get(row["id"], [])) for row in bots]
 
 
 def list_tokens(

@@ -6,7 +6,15 @@ import sqlite3
 from typing import Any
 from urllib.parse import quote
 
-from clickclack_sdk import Channel, Event, ReadReceipt, RouteTarget
+from clickclack_sdk import (
+    Channel,
+    ChannelCreatedPayload,
+    ChannelReadPayload,
+    ChannelUpdatedPayload,
+    Event,
+    ReadReceipt,
+    RouteTarget,
+)
 from clickclack_server import ids
 from clickclack_server.db import Tx
 from clickclack_server.errors import Forbidden, Invalid, NotFound, StoreError
@@ -155,7 +163,7 @@ def create(
         workspace_id=workspace_id,
         type="channel.created",
         channel_id=channel_id,
-        payload={"channel_id": channel_id},
+        payload=ChannelCreatedPayload(channel_id=channel_id),
     )
     return get_channel(tx, channel_id, user_id), event
 
@@ -234,7 +242,9 @@ def update(
         workspace_id=workspace_id,
         type="channel.updated",
         channel_id=channel_id,
-        payload={"channel_id": channel_id, "archived": channel.archived_at is not None},
+        payload=ChannelUpdatedPayload(
+            channel_id=channel_id, archived=channel.archived_at is not None
+        ),
     )
     return channel, event
 
@@ -288,7 +298,7 @@ def mark_read(
         type="channel.read",
         channel_id=channel_id,
         seq=seq,
-        payload={"channel_id": channel_id, "user_id": user_id},
+        payload=ChannelReadPayload(channel_id=channel_id, user_id=user_id),
         recipients=[user_id],
     )
     receipt = ReadReceipt(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from clickclack_sdk import DirectConversation, Event, ReadReceipt
+from clickclack_sdk import DirectConversation, DmReadPayload, Event, ReadReceipt
 from clickclack_server import ids
 from clickclack_server.auth import Actor
 from clickclack_server.db import Tx
@@ -176,7 +176,7 @@ def mark_read(
         tx,
         workspace_id=row["workspace_id"],
         type="dm.read",
-        payload={"direct_conversation_id": conversation_id, "user_id": user_id},
+        payload=DmReadPayload(direct_conversation_id=conversation_id, user_id=user_id),
         seq=target,
         recipients=[user_id],
     )

@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from clickclack_sdk import Event
+from clickclack_sdk import Event, to_data
+from clickclack_sdk._payloads import EventPayload
 from clickclack_server import ids
 from clickclack_server.db import Tx
 from clickclack_server.db.sqlite import CommittedEvent
@@ -49,12 +50,13 @@ def insert_event(
     *,
     workspace_id: str,
     type: str,
-    payload: dict[str, Any],
+    payload: EventPayload,
     channel_id: str | None = None,
     seq: int | None = None,
     recipients: Iterable[str] | None = None,
 ) -> Event:
     """Insert one durable event; ``recipients`` makes it private to those user ids."""
+    data: dict[str, Any] = to_data(payload)
     event_id = ids.new_id("evt")
     cursor = _next_cursor(tx, workspace_id)
     created = ids.now()
@@ -69,7 +71,7 @@ def insert_event(
             channel_id,
             type,
             seq,
-            json.dumps(payload, separators=(",", ":")),
+            json.dumps(data, separators=(",", ":")),
             created,
             1 if recipient_set is not None else 0,
         ),
@@ -88,7 +90,7 @@ def insert_event(
             channel_id=channel_id,
             seq=seq,
             created_at=created,
-            payload=payload,
+            payload=data,
             recipients=recipient_set,
         )
     )
@@ -100,5 +102,5 @@ def insert_event(
         channel_id=channel_id,
         seq=seq,
         created_at=ids.wire_time(created),
-        payload=payload,
+        payload=data,
     )

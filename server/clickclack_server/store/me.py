@@ -7,12 +7,17 @@ validated before anything is written, so a rejected request changes nothing.
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 
-from clickclack_sdk import AppearancePreferences, NotificationSettings, User
+from clickclack_sdk import (
+    AppearancePreferences,
+    NotificationSettings,
+    OwnedBot,
+    User,
+    WorkspaceSummary,
+)
 from clickclack_server.db import Tx
 from clickclack_server.errors import Invalid, NotFound
 from clickclack_server.store.rows import USER_COLUMNS, get_user, user_from_row
@@ -167,7 +172,7 @@ def update_current_user(tx: Tx, user_id: str, patch: ProfilePatch) -> User:
     return current_user(tx, user_id)
 
 
-def owned_bots(tx: Tx, user_id: str) -> list[dict[str, Any]]:
+def owned_bots(tx: Tx, user_id: str) -> list[OwnedBot]:
     """Bots the caller owns, one entry per workspace the bot and the caller share, with the
     number of unrevoked tokens the bot holds there. Ordered by bot creation, then workspace."""
     rows = tx.all(
@@ -186,14 +191,12 @@ def owned_bots(tx: Tx, user_id: str) -> list[dict[str, Any]]:
         (user_id, user_id),
     )
     return [
-        {
-            "bot": user_from_row(row),
-            "workspace": {
-                "id": row["ws_id"],
-                "route_id": row["ws_route_id"],
-                "name": row["ws_name"],
-            },
-            "active_token_count": row["active_token_count"],
-        }
+        OwnedBot(
+            bot=user_from_row(row),
+            workspace=WorkspaceSummary(
+                id=row["ws_id"], route_id=row["ws_route_id"], name=row["ws_name"]
+            ),
+            active_token_count=row["active_token_count"],
+        )
         for row in rows
     ]

@@ -10,7 +10,19 @@ from collections.abc import Sequence
 
 import attrs
 
-from clickclack_sdk import Event, Message, MessagePage, ReactionSummary, ThreadState, Upload, User
+from clickclack_sdk import (
+    Event,
+    Message,
+    MessageChangedPayload,
+    MessageCreatedPayload,
+    MessagePage,
+    ReactionSummary,
+    ThreadReplyCreatedPayload,
+    ThreadState,
+    ThreadStateUpdatedPayload,
+    Upload,
+    User,
+)
 from clickclack_server import ids
 from clickclack_server.auth import Actor
 from clickclack_server.db import Tx
@@ -195,9 +207,11 @@ def require_dm_scope(actor: Actor, row: sqlite3.Row, scope: str) -> None:
 def message_event(tx: Tx, row: sqlite3.Row, event_type: str) -> Event:
     """``message.updated``/``message.deleted``: channel (if any), root seq, DM privacy."""
     conversation_id = row["direct_conversation_id"]
-    payload: dict[str, object] = {"message_id": row["id"], "root_message_id": row["thread_root_id"]}
-    if conversation_id:
-        payload["direct_conversation_id"] = conversation_id
+    payload = MessageChangedPayload(
+        message_id=row["id"],
+        root_message_id=row["thread_root_id"],
+        direct_conversation_id=conversation_id or None,
+    )
     return insert_event(
         tx,
         workspace_id=row["workspace_id"],
@@ -410,22 +424,21 @@ def create_root(
     tx.execute("INSERT INTO thread_state (root_message_id) VALUES (?)", (message_id,))
     if draft.upload_id.strip():
         _attach_new_upload(tx, actor, message_id, workspace_id, draft.upload_id.strip())
-    payload: dict[str, object] = {"message_id": message_id}
     recipients: list[str] | None = None
     if conversation_id is not None:
-        payload["direct_conversation_id"] = conversation_id
         recipients = conversation_member_ids(tx, conversation_id)
         tx.execute(
             "DELETE FROM direct_conversation_hidden WHERE conversation_id = ?", (conversation_id,)
         )
-    payload["author_id"] = actor.user_id
-    if kind != "message":
-        payload["kind"] = kind
-    if turn_id:
-        payload["turn_id"] = turn_id
-    if nonce:
-        payload["nonce"] = nonce
-    payload["correlation_id"] = draft.correlation_id
+    payload = MessageCreatedPayload(
+        message_id=message_id,
+        direct_conversation_id=conversation_id,
+        author_id=actor.user_id,
+        kind=kind if kind != "message" else None,
+        turn_id=turn_id or None,
+        nonce=nonce or None,
+        correlation_id=draft.correlation_id,
+    )
     event = insert_event(
         tx,
         workspace_id=workspace_id,
@@ -511,14 +524,16 @@ def create_reply(tx: Tx, actor: Actor, root_id: str, draft: Draft) -> Created:
         (root_id, created, json.dumps(recent)),
     )
     recipients = conversation_member_ids(tx, conversation_id) if conversation_id else None
-    reply_payload: dict[str, object] = {"message_id": message_id, "root_message_id": root_id}
-    state_payload: dict[str, object] = {"root_message_id": root_id}
-    if conversation_id:
-        reply_payload["direct_conversation_id"] = conversation_id
-        state_payload["direct_conversation_id"] = conversation_id
-    if nonce:
-        reply_payload["nonce"] = nonce
-    reply_payload["correlation_id"] = draft.correlation_id
+    reply_payload = ThreadReplyCreatedPayload(
+        message_id=message_id,
+        root_message_id=root_id,
+        direct_conversation_id=conversation_id or None,
+        nonce=nonce or None,
+        correlation_id=draft.correlation_id,
+    )
+    state_payload = ThreadStateUpdatedPayload(
+        root_message_id=root_id, direct_conversation_id=conversation_id or None
+    )
     events = [
         insert_event(
             tx,

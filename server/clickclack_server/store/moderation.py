@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 
-from clickclack_sdk import Event, MemberModeration
+from clickclack_sdk import Event, MemberModeration, MemberModerationUpdatedPayload
 from clickclack_server import ids
 from clickclack_server.db import Tx
 from clickclack_server.errors import Forbidden, Invalid, NotFound
@@ -257,7 +257,7 @@ def update_member(
         tx,
         workspace_id=workspace_id,
         type="member.moderation_updated",
-        payload={"user_id": target_id, "role": target_role},
+        payload=MemberModerationUpdatedPayload(user_id=target_id, role=target_role),
         recipients=_recipients(tx, workspace_id, target_id),
     )
     return _get_member(tx, workspace_id, target_id), event

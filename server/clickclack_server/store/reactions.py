@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clickclack_sdk import Event, ReactionSummary
+from clickclack_sdk import Event, ReactionPayload, ReactionSummary
 from clickclack_server import ids
 from clickclack_server.auth import Actor
 from clickclack_server.db import Tx
@@ -34,14 +34,13 @@ def _toggle(
     if not changed:
         return None, summaries
     conversation_id = row["direct_conversation_id"]
-    payload: dict[str, object] = {
-        "message_id": message_id,
-        "emoji": emoji,
-        "user_id": actor.user_id,
-        "count": next((s.count for s in summaries if s.emoji == emoji), 0),
-    }
-    if conversation_id:
-        payload["direct_conversation_id"] = conversation_id
+    payload = ReactionPayload(
+        message_id=message_id,
+        emoji=emoji,
+        user_id=actor.user_id,
+        count=next((s.count for s in summaries if s.emoji == emoji), 0),
+        direct_conversation_id=conversation_id or None,
+    )
     event = insert_event(
         tx,
         workspace_id=row["workspace_id"],

@@ -21,7 +21,7 @@ from typing import TypeGuard
 
 import attrs
 
-from clickclack_sdk import HighlightRange, SearchHit
+from clickclack_sdk import HighlightRange, SearchHit, SearchPage
 from clickclack_server import ids
 from clickclack_server.db import Tx
 from clickclack_server.errors import Invalid, NotFound
@@ -63,12 +63,6 @@ class SearchRequest:
     sort: str = "relevance"
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class SearchPage:
-    results: list[SearchHit]
-    next_cursor: str | None
 
 
 @attrs.frozen(kw_only=True)

@@ -6,7 +6,14 @@ import base64
 import json
 import re
 
-from clickclack_sdk import Event, Workspace, WorkspaceMember
+from clickclack_sdk import (
+    Event,
+    MemberPage,
+    OwnershipTransferredPayload,
+    Workspace,
+    WorkspaceMember,
+    WorkspaceUpdatedPayload,
+)
 from clickclack_server import ids
 from clickclack_server.db import Tx
 from clickclack_server.errors import Forbidden, Invalid, NotFound
@@ -114,7 +121,7 @@ def update(
         tx,
         workspace_id=workspace_id,
         type="workspace.updated",
-        payload={"workspace_id": workspace_id},
+        payload=WorkspaceUpdatedPayload(workspace_id=workspace_id),
     )
     return get_for_user(tx, workspace_id, user_id), event
 
@@ -160,7 +167,9 @@ def transfer_ownership(
         tx,
         workspace_id=workspace_id,
         type="workspace.ownership_transferred",
-        payload={"workspace_id": workspace_id, "new_owner_user_id": target_id.strip()},
+        payload=OwnershipTransferredPayload(
+            workspace_id=workspace_id, new_owner_user_id=target_id.strip()
+        ),
     )
     return get_for_user(tx, workspace_id, user_id), event
 
@@ -189,7 +198,7 @@ def list_members(
     cursor: str | None,
     query: str,
     role: str | None,
-) -> dict[str, object]:
+) -> MemberPage:
     """Members ordered by role, then name, then id; keyset pagination with an opaque cursor."""
     require_member(tx, workspace_id, user_id)
     if role is not None and role not in ROLE_ORDER:
@@ -221,25 +230,23 @@ def list_members(
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
-    result: dict[str, object] = {
-        "members": [
-            WorkspaceMember(
-                workspace_id=workspace_id,
-                user=user_from_row(row),
-                role=row["role"],
-                joined_at=ids.wire_time(row["joined_at"]),
-            )
-            for row in rows
-        ],
-        "has_more": has_more,
-    }
+    members = [
+        WorkspaceMember(
+            workspace_id=workspace_id,
+            user=user_from_row(row),
+            role=row["role"],
+            joined_at=ids.wire_time(row["joined_at"]),
+        )
+        for row in rows
+    ]
+    next_cursor: str | None = None
     if has_more:
         last = rows[-1]
-        result["next_cursor"] = _encode_cursor(
-            [last["role_sort"], last["display_name"].lower(), last["id"]]
-        )
+        next_cursor = _encode_cursor([last["role_sort"], last["display_name"].lower(), last["id"]])
+    total_count: int | None = None
+    total_by_role: dict[str, int] | None = None
     if not cursor:
-        result["total_count"] = tx.scalar(
+        total_count = tx.scalar(
             f"SELECT count(*) FROM workspace_members m JOIN users u ON u.id = m.user_id "
             f"WHERE {' AND '.join(filtered_where)}",
             filtered_params,
@@ -252,5 +259,11 @@ def list_members(
                 (workspace_id,),
             ):
                 totals[row[0]] = row[1]
-            result["total_by_role"] = totals
-    return result
+            total_by_role = totals
+    return MemberPage(
+        members=members,
+        has_more=has_more,
+        next_cursor=next_cursor,
+        total_count=total_count,
+        total_by_role=total_by_role,
+    )

@@ -61,7 +61,7 @@ async def test_registered_slash_command_round_trip(
         endpoint.respond = json_reply(200, b'{"response_type": "in_channel", "text": "On it"}')
         result = await owner.hooks.slash(world.channel_id, "/deploy", "staging")
         assert result.message is not None and result.message.author_id == bot.user_id
-        assert result.invocation is not None and result.invocation["text"] == "staging"
+        assert result.invocation is not None and result.invocation.text == "staging"
         endpoint.respond = json_reply(200, b'{"response_type": "ephemeral", "text": "psst"}')
         quiet = await owner.hooks.slash(world.channel_id, "/deploy")
         assert quiet.text == "psst" and quiet.message is not None and quiet.message.id == ""

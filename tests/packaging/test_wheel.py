@@ -132,7 +132,7 @@ def test_base_install_is_client_only(wheel: Path, wheelhouse: Path, tmp_path: Pa
     )
     assert serve.returncode == 1
     assert serve.stderr.strip().splitlines() == [
-        "clickclack: the server is not installed (hypercorn); run: pip install 'clickclack[server]'"
+        "clickclack: the server is not installed (starlette); run: pip install 'clickclack[server]'"
     ]
     # The callbacks extra: Hypercorn for a bot's slash/delivery endpoint, still no server.
     _pip_install(bin_dir, f"{wheel}[callbacks]", wheelhouse)
